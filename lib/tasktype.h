@@ -39,6 +39,9 @@ struct param_spec {
 	const char	*default_json;	/* default as JSON text, NULL: none */
 	const char	*const *choices; /* ENUM: NULL-terminated */
 	const char	*description;
+	bool		 max_bytes;	/* STRING: max counts bytes, not characters
+					 * (data_processing.csv's 1 MiB); appended by
+					 * the types helper */
 };
 
 /* A rule across parameters, checked after each field is valid. */
@@ -89,8 +92,16 @@ const struct task_type	*tasktype_find(const char *name);
 bool	 tasktype_validate(const struct task_type *type, struct json_object *params,
 	    struct json_object **normalized, char *field, size_t fieldlen,
 	    char *detail, size_t detaillen);
+/*
+ * (Appended.)  When validation could not be completed because memory ran
+ * out, tasktype_validate returns false with field set to "" (empty): the
+ * caller answers that as a server error, not as a 422.
+ */
 
-/* The schema of one type as rendered by GET /api/task-types (caller owns). */
+/*
+ * The schema of one type as rendered by GET /api/task-types (caller owns;
+ * NULL only when out of memory, as for tasktype_all_to_json).
+ */
 struct json_object	*tasktype_to_json(const struct task_type *type);
 
 /* The array of all types (caller owns). */
@@ -100,6 +111,11 @@ struct json_object	*tasktype_all_to_json(void);
  * Whether s is an address of the practical subset taskq accepts:
  * local@domain, dot-atom local part of at most 64 bytes, a domain of
  * LDH labels with a dot, 254 bytes in all; no display name, no quoting.
+ * In detail: ASCII only; the local part is RFC 5322 atext (letters, digits
+ * and !#$%&'*+-/=?^_`{|}~) in dot-separated atoms, no leading, trailing or
+ * doubled dot; the domain is labels of 1..63 letters, digits and hyphens
+ * (no hyphen first or last), at least two labels, the last not all digits;
+ * no IP literals, no comments, no trailing root dot.  NULL is not valid.
  */
 bool	 email_address_valid(const char *s);
 

@@ -68,6 +68,14 @@ bool	config_load(struct config *cfg, const char *path, bool must_exist,
 bool	config_set(struct config *cfg, const char *key, const char *value,
 	    char *err, size_t errlen);
 
+/*
+ * Checks the rules between keys (retry_base_ms <= retry_max_ms,
+ * stale_after_s > heartbeat_interval_s, smtp needs smtp_url, ...).
+ * config_load already does; call it again after config_set overrides.
+ * Returns false with "key 'KEY': why" in err.
+ */
+bool	config_check(const struct config *cfg, char *err, size_t errlen);
+
 /* Writes every key with its current value, one "key = value" per line. */
 void	config_dump(const struct config *cfg, FILE *fp);
 

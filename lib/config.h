@@ -55,7 +55,8 @@ extern const struct config config_defaults;
 /*
  * Resets *cfg to the defaults, then reads path over it.  A missing file is
  * an error only when must_exist.  On error returns false with a message
- * "FILE:LINE: key 'KEY': why" in err.
+ * "FILE:LINE: key 'KEY': why" in err and leaves *cfg as it was (so a
+ * failed SIGHUP reload keeps the running configuration).
  */
 bool	config_load(struct config *cfg, const char *path, bool must_exist,
 	    char *err, size_t errlen);

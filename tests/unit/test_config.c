@@ -567,6 +567,20 @@ test_comments(void **state)
 }
 
 static void
+test_spacing(void **state)
+{
+	struct config	 cfg;
+	char		 err[512];
+
+	/* Blanks around key, '=' and value are optional and trimmed. */
+	assert_true(load("slots=4\n\t api_threads\t=\t16 \t\n"
+	    "smtp_url = smtp://h/?a=b\n", &cfg, err, sizeof(err)));
+	assert_int_equal(cfg.slots, 4);
+	assert_int_equal(cfg.api_threads, 16);
+	assert_string_equal(cfg.smtp_url, "smtp://h/?a=b");
+}
+
+static void
 test_quotes(void **state)
 {
 	struct config	 cfg;
@@ -868,6 +882,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spacing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quotes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_bytes, setup,
 		    teardown),

@@ -697,7 +697,8 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 			goto out;
 		}
 	}
-	if (ferror(fp)) {
+	/* getline also returns -1 when out of memory, without EOF. */
+	if (ferror(fp) || !feof(fp)) {
 		err_append(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}

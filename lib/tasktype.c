@@ -43,8 +43,8 @@ const char *const param_kind_names[PARAM_KIND__MAX] = {
 /* ---- the declarations ------------------------------------------------ */
 
 /*
- * echo: the timeout must outlive the longest delay (1 h) with room to
- * report; a deliberate failure is not worth retrying, hence one attempt.
+ * echo: the timeout (1 h 1 min) outlives the longest delay (1 h) with room
+ * to report; a deliberate failure is not worth retrying, hence one attempt.
  */
 static const struct param_spec echo_params[] = {
 	{ .name = "message", .kind = PARAM_STRING, .required = true,
@@ -169,7 +169,7 @@ const struct task_type task_types[TYPE__MAX] = {
 	    "fails on request. For health checks, demos, tests and "
 	    "benchmarks.",
 	  .params = echo_params, .rules = echo_rules,
-	  .default_timeout_s = 3600, .default_max_attempts = 1 },
+	  .default_timeout_s = 3660, .default_max_attempts = 1 },
 	{ .id = TYPE_DATA_PROCESSING, .name = "data_processing",
 	  .description = "Parses a CSV file or inline CSV text (RFC 4180) "
 	    "and reports rows, per-column inferred types and statistics.",
@@ -770,7 +770,8 @@ tasktype_validate(const struct task_type *type, struct json_object *params,
 	struct verdict		 v = { field, fieldlen, detail, detaillen };
 	const struct param_spec	*p;
 	struct json_object	*val;
-	char			 name[160];
+	char			 name[sizeof("parameters.") + ECHO_NAME_MAX * 4 +
+				    sizeof("...")];
 	size_t			 cut;
 
 	assert(type != NULL);

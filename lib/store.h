@@ -44,7 +44,7 @@ struct store;
 #define STORE_OPEN_NOMIGRATE	0x02	/* refuse an older schema instead of upgrading */
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 /*
  * Opens (creating if needed) the database at path in WAL mode with foreign

@@ -1,0 +1,2640 @@
+/*
+ * The task store on SQLite: the only file in taskq that contains SQL.
+ *
+ * One struct store is one connection (opened SQLITE_OPEN_NOMUTEX, used by one
+ * thread at a time).  Processes coordinate only through the database: every
+ * write transaction starts with BEGIN IMMEDIATE and every state transition is
+ * an UPDATE conditional on the expected status (and, for the runner's writes,
+ * on the claim token), so of two racing writers exactly one changes the row.
+ *
+ * Durability: the file is in WAL mode.  Submits, cancels, retries, claims
+ * and finishes commit with synchronous=FULL, so that a task acknowledged to a
+ * client, or an outcome acknowledged to a runner, survives a power loss.
+ * Progress and heartbeat writes commit with synchronous=NORMAL: they are
+ * rewritten every second and losing the last one is harmless, and NORMAL
+ * spares them the fsync.  The pragma is per connection and read at commit,
+ * so it is switched before each write transaction (only when it changes).
+ *
+ * Locking: SQLite's default busy handler sleeps 1, 2, 5, 10 ... 100 ms, which
+ * starves a writer for seconds behind a stream of short transactions.  We
+ * install our own that sleeps 0.2-1 ms with jitter until busy_ms elapses, and
+ * then report STORE_BUSY.
+ *
+ * Counts are never computed with COUNT(*): triggers keep a counts table and
+ * a per-type per-minute finish rollup in the same transaction as each write,
+ * and another set keeps the FTS5 index over parameters, result and error.
+ * The schema is versioned with PRAGMA user_version and upgraded on open by
+ * the numbered migrations below, each in one BEGIN IMMEDIATE transaction.
+ */
+#include <config.h>
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_sqlite_internal.h"
+#include "task.h"
+
+#define IDEMPOTENCY_MS	(24 * 60 * 60 * 1000LL)	/* how long a key is honoured */
+#define ROLLUP_KEEP_MIN	(25 * 60)		/* minutes of rollup kept */
+#define CLAIM_MAX	1000			/* tasks per claim call */
+#define LIST_MAX	500
+#define FILTER_TYPES_MAX 64			/* task types in one filter */
+#define DYN_CACHE	16			/* cached filter-shaped statements */
+#define LOST_ERROR	"runner lost"
+
+/*
+ * Migration n (1-based) takes a file from user_version n-1 to n.  Never edit
+ * one that has shipped: add the next.  tests/unit/fixtures/schema_v1.sql
+ * starts with exactly the text of migration 1.
+ */
+static const char *const migrations[] = {
+	/* 1: core tables, indexes and the status counts. */
+	"CREATE TABLE tasks (\n"
+	"\tseq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"\tid TEXT NOT NULL UNIQUE,\n"
+	"\ttask_type TEXT NOT NULL,\n"
+	"\tstatus TEXT NOT NULL CHECK (status IN\n"
+	"\t    ('PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED')),\n"
+	"\tprogress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),\n"
+	"\tparameters TEXT NOT NULL DEFAULT '{}',\n"
+	"\tresult_data TEXT,\n"
+	"\terror_message TEXT,\n"
+	"\tworker_output TEXT,\n"
+	"\tretry_of TEXT,\n"
+	"\tattempt INTEGER NOT NULL DEFAULT 1,\n"
+	"\tmax_attempts INTEGER NOT NULL DEFAULT 1,\n"
+	"\tpriority INTEGER NOT NULL DEFAULT 0,\n"
+	"\ttimeout_s INTEGER NOT NULL,\n"
+	"\tcreated_at INTEGER NOT NULL,\n"
+	"\trun_at INTEGER NOT NULL,\n"
+	"\tstarted_at INTEGER,\n"
+	"\tcompleted_at INTEGER,\n"
+	"\tupdated_at INTEGER NOT NULL,\n"
+	"\tclaim_owner TEXT,\n"
+	"\tclaim_token INTEGER,\n"
+	"\theartbeat INTEGER\n"
+	");\n"
+	"CREATE INDEX tasks_status ON tasks (status, seq);\n"
+	"CREATE INDEX tasks_type ON tasks (task_type, seq);\n"
+	"CREATE INDEX tasks_type_status ON tasks (task_type, status, seq);\n"
+	"CREATE INDEX tasks_claim ON tasks (priority DESC, seq)\n"
+	"    WHERE status = 'PENDING';\n"
+	"CREATE INDEX tasks_retry_of ON tasks (retry_of)\n"
+	"    WHERE retry_of IS NOT NULL;\n"
+	"CREATE INDEX tasks_done ON tasks (completed_at)\n"
+	"    WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED');\n"
+	"CREATE TABLE runners (\n"
+	"\tid TEXT PRIMARY KEY,\n"
+	"\thost TEXT NOT NULL,\n"
+	"\tpid INTEGER NOT NULL,\n"
+	"\tversion TEXT NOT NULL,\n"
+	"\tslots INTEGER NOT NULL,\n"
+	"\trunning INTEGER NOT NULL,\n"
+	"\tstarted_at INTEGER NOT NULL,\n"
+	"\tlast_seen INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE paused_types (\n"
+	"\ttask_type TEXT PRIMARY KEY\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE idempotency (\n"
+	"\tkey TEXT PRIMARY KEY,\n"
+	"\ttask_seq INTEGER NOT NULL REFERENCES tasks (seq) ON DELETE CASCADE,\n"
+	"\tcreated_at INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX idempotency_task ON idempotency (task_seq);\n"
+	"CREATE INDEX idempotency_created ON idempotency (created_at);\n"
+	"CREATE TABLE files (\n"
+	"\tid TEXT PRIMARY KEY,\n"
+	"\tname TEXT NOT NULL,\n"
+	"\tsize INTEGER NOT NULL,\n"
+	"\tsha256 TEXT NOT NULL,\n"
+	"\tcontent_type TEXT NOT NULL,\n"
+	"\tcreated_at INTEGER NOT NULL,\n"
+	"\ttask_id TEXT NOT NULL DEFAULT ''\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX files_created ON files (created_at);\n"
+	"CREATE TABLE counts (\n"
+	"\ttask_type TEXT NOT NULL,\n"
+	"\tstatus TEXT NOT NULL,\n"
+	"\tn INTEGER NOT NULL,\n"
+	"\tPRIMARY KEY (task_type, status)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TRIGGER tasks_counts_insert AFTER INSERT ON tasks BEGIN\n"
+	"\tINSERT INTO counts (task_type, status, n)\n"
+	"\t    VALUES (new.task_type, new.status, 1)\n"
+	"\t    ON CONFLICT (task_type, status) DO UPDATE SET n = n + 1;\n"
+	"END;\n"
+	"CREATE TRIGGER tasks_counts_update AFTER UPDATE OF status ON tasks\n"
+	"    WHEN old.status IS NOT new.status BEGIN\n"
+	"\tUPDATE counts SET n = n - 1\n"
+	"\t    WHERE task_type = old.task_type AND status = old.status;\n"
+	"\tINSERT INTO counts (task_type, status, n)\n"
+	"\t    VALUES (new.task_type, new.status, 1)\n"
+	"\t    ON CONFLICT (task_type, status) DO UPDATE SET n = n + 1;\n"
+	"END;\n"
+	"CREATE TRIGGER tasks_counts_delete AFTER DELETE ON tasks BEGIN\n"
+	"\tUPDATE counts SET n = n - 1\n"
+	"\t    WHERE task_type = old.task_type AND status = old.status;\n"
+	"END;\n",
+
+	/* 2: full-text search and the per-minute finish rollup. */
+	"CREATE VIRTUAL TABLE tasks_fts USING fts5 (\n"
+	"\tparameters, result_data, error_message,\n"
+	"\tcontent = 'tasks', content_rowid = 'seq',\n"
+	"\ttokenize = 'unicode61 remove_diacritics 2'\n"
+	");\n"
+	"CREATE TRIGGER tasks_fts_insert AFTER INSERT ON tasks BEGIN\n"
+	"\tINSERT INTO tasks_fts (rowid, parameters, result_data, error_message)\n"
+	"\t    VALUES (new.seq, new.parameters, new.result_data, new.error_message);\n"
+	"END;\n"
+	"CREATE TRIGGER tasks_fts_delete AFTER DELETE ON tasks BEGIN\n"
+	"\tINSERT INTO tasks_fts (tasks_fts, rowid, parameters, result_data,\n"
+	"\t    error_message) VALUES ('delete', old.seq, old.parameters,\n"
+	"\t    old.result_data, old.error_message);\n"
+	"END;\n"
+	"CREATE TRIGGER tasks_fts_update\n"
+	"    AFTER UPDATE OF parameters, result_data, error_message ON tasks\n"
+	"    WHEN old.parameters IS NOT new.parameters\n"
+	"    OR old.result_data IS NOT new.result_data\n"
+	"    OR old.error_message IS NOT new.error_message BEGIN\n"
+	"\tINSERT INTO tasks_fts (tasks_fts, rowid, parameters, result_data,\n"
+	"\t    error_message) VALUES ('delete', old.seq, old.parameters,\n"
+	"\t    old.result_data, old.error_message);\n"
+	"\tINSERT INTO tasks_fts (rowid, parameters, result_data, error_message)\n"
+	"\t    VALUES (new.seq, new.parameters, new.result_data, new.error_message);\n"
+	"END;\n"
+	"INSERT INTO tasks_fts (tasks_fts) VALUES ('rebuild');\n"
+	"CREATE TABLE finish_rollup (\n"
+	"\ttask_type TEXT NOT NULL,\n"
+	"\tminute INTEGER NOT NULL,\n"
+	"\tfinished INTEGER NOT NULL,\n"
+	"\tfailed INTEGER NOT NULL,\n"
+	"\tPRIMARY KEY (task_type, minute)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX finish_rollup_minute ON finish_rollup (minute);\n"
+	"CREATE TRIGGER tasks_finish_rollup AFTER UPDATE OF status ON tasks\n"
+	"    WHEN new.status IN ('SUCCESS', 'FAILED')\n"
+	"    AND old.status IS NOT new.status BEGIN\n"
+	"\tINSERT INTO finish_rollup (task_type, minute, finished, failed)\n"
+	"\t    VALUES (new.task_type, coalesce(new.completed_at, new.updated_at) / 60000,\n"
+	"\t    1, new.status = 'FAILED')\n"
+	"\t    ON CONFLICT (task_type, minute) DO UPDATE SET\n"
+	"\t    finished = finished + 1, failed = failed + excluded.failed;\n"
+	"END;\n"
+	"INSERT INTO finish_rollup (task_type, minute, finished, failed)\n"
+	"    SELECT task_type, completed_at / 60000, count(*),\n"
+	"    sum(status = 'FAILED') FROM tasks\n"
+	"    WHERE status IN ('SUCCESS', 'FAILED') AND completed_at IS NOT NULL\n"
+	"    GROUP BY 1, 2;\n",
+};
+
+#define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+
+/* The columns every task query returns, in the order task_from_row() reads. */
+#define TASK_COLS \
+	"seq, id, task_type, status, progress, parameters, result_data, " \
+	"error_message, worker_output, retry_of, attempt, max_attempts, " \
+	"priority, timeout_s, created_at, run_at, started_at, completed_at, " \
+	"updated_at, claim_owner, claim_token"
+#define TASK_COLS_T \
+	"t.seq, t.id, t.task_type, t.status, t.progress, t.parameters, " \
+	"t.result_data, t.error_message, t.worker_output, t.retry_of, " \
+	"t.attempt, t.max_attempts, t.priority, t.timeout_s, t.created_at, " \
+	"t.run_at, t.started_at, t.completed_at, t.updated_at, " \
+	"t.claim_owner, t.claim_token"
+
+/*
+ * The statements prepared once per handle (SQLITE_PREPARE_PERSISTENT).
+ * Claim and purge name their partial index (INDEXED BY): without ANALYZE
+ * statistics the planner would pick the (status, seq) index and sort, and
+ * INDEXED BY turns a lost index into an error instead of a silent scan.
+ */
+enum stmt_id {
+	ST_BEGIN,
+	ST_BEGIN_IMMEDIATE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SYNC_FULL,
+	ST_SYNC_NORMAL,
+	ST_TASK_INSERT,
+	ST_IDEM_GET,
+	ST_IDEM_PUT,
+	ST_TASK_GET,
+	ST_TASK_STATUS,
+	ST_TASK_CANCEL,
+	ST_CLAIM,
+	ST_PROGRESS,
+	ST_FINISH_SUCCESS,
+	ST_FINISH_FAILED,
+	ST_FINISH_RETRY,
+	ST_CHECK_HELD,
+	ST_RUNNER_BEAT,
+	ST_RUNNER_REMOVE,
+	ST_RUNNER_LIST,
+	ST_RECOVER,
+	ST_RUNNER_PRUNE,
+	ST_FILE_ADD,
+	ST_FILE_GET,
+	ST_FILE_UNREF,
+	ST_FILE_DELETE,
+	ST_PAUSE,
+	ST_RESUME,
+	ST_IS_PAUSED,
+	ST_COUNTS,
+	ST_ROLLUP,
+	ST_OLDEST_PENDING,
+	ST_PAUSED_LIST,
+	ST_PURGE,
+	ST_PURGE_IDEM,
+	ST_PURGE_ROLLUP,
+	ST_PING,
+	ST__MAX
+};
+
+/*
+ * Requeue or fail a RUNNING task (OUTCOME_RETRY and OUTCOME_LOST, and stale
+ * recovery): the SET list shared by ST_FINISH_RETRY and ST_RECOVER.  ?1 is
+ * now, ?2 the run_at of the next attempt, ?3 the error when exhausted, ?4
+ * the worker output.  SQLite evaluates every SET expression on the old row.
+ */
+#define REQUEUE_SET \
+	"status = CASE WHEN attempt >= max_attempts THEN 'FAILED' " \
+	"    ELSE 'PENDING' END, " \
+	"attempt = CASE WHEN attempt >= max_attempts THEN attempt " \
+	"    ELSE attempt + 1 END, " \
+	"error_message = CASE WHEN attempt >= max_attempts THEN ?3 END, " \
+	"completed_at = CASE WHEN attempt >= max_attempts THEN ?1 END, " \
+	"started_at = CASE WHEN attempt >= max_attempts THEN started_at END, " \
+	"progress = CASE WHEN attempt >= max_attempts THEN progress ELSE 0 END, " \
+	"run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE ?2 END, " \
+	"worker_output = coalesce(?4, worker_output), " \
+	"claim_owner = NULL, claim_token = NULL, heartbeat = NULL, " \
+	"updated_at = ?1 "
+
+static const char *const stmt_sql[ST__MAX] = {
+	[ST_BEGIN] = "BEGIN",
+	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[ST_TASK_INSERT] =
+	    "INSERT INTO tasks (id, task_type, status, progress, parameters, "
+	    "retry_of, attempt, max_attempts, priority, timeout_s, created_at, "
+	    "run_at, updated_at) VALUES (?1, ?2, 'PENDING', 0, ?3, ?4, 1, ?5, "
+	    "?6, ?7, ?8, ?9, ?8) RETURNING " TASK_COLS,
+	[ST_IDEM_GET] =
+	    "SELECT " TASK_COLS " FROM tasks WHERE seq = (SELECT task_seq "
+	    "FROM idempotency WHERE key = ?1 AND created_at >= ?2)",
+	[ST_IDEM_PUT] =
+	    "INSERT INTO idempotency (key, task_seq, created_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
+	    "task_seq = excluded.task_seq, created_at = excluded.created_at",
+	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
+	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
+	[ST_TASK_CANCEL] =
+	    "UPDATE tasks SET status = 'CANCELLED', completed_at = ?2, "
+	    "updated_at = ?2, heartbeat = NULL WHERE id = ?1 "
+	    "AND status IN ('PENDING', 'RUNNING') RETURNING " TASK_COLS,
+	[ST_CLAIM] =
+	    "UPDATE tasks SET status = 'RUNNING', started_at = ?1, "
+	    "updated_at = ?1, heartbeat = ?1, claim_owner = ?2, "
+	    "claim_token = ?3, progress = 0 WHERE seq IN (SELECT seq FROM tasks "
+	    "INDEXED BY tasks_claim WHERE status = 'PENDING' AND run_at <= ?1 "
+	    "AND task_type NOT IN (SELECT task_type FROM paused_types) "
+	    "ORDER BY priority DESC, seq "
+	    "LIMIT ?4) RETURNING " TASK_COLS,
+	[ST_PROGRESS] =
+	    "UPDATE tasks SET progress = ?3, heartbeat = ?4, updated_at = ?4 "
+	    "WHERE id = ?1 AND status = 'RUNNING' AND claim_token = ?2",
+	[ST_FINISH_SUCCESS] =
+	    "UPDATE tasks SET status = 'SUCCESS', progress = 100, "
+	    "result_data = ?3, error_message = NULL, "
+	    "worker_output = ?4, completed_at = ?5, updated_at = ?5, "
+	    "heartbeat = NULL WHERE id = ?1 AND status = 'RUNNING' "
+	    "AND claim_token = ?2",
+	[ST_FINISH_FAILED] =
+	    "UPDATE tasks SET status = 'FAILED', result_data = NULL, "
+	    "error_message = ?3, worker_output = ?4, completed_at = ?5, "
+	    "updated_at = ?5, heartbeat = NULL WHERE id = ?1 "
+	    "AND status = 'RUNNING' AND claim_token = ?2",
+	[ST_FINISH_RETRY] =
+	    "UPDATE tasks SET " REQUEUE_SET
+	    "WHERE id = ?5 AND status = 'RUNNING' AND claim_token = ?6",
+	[ST_CHECK_HELD] =
+	    "SELECT 1 FROM tasks WHERE id = ?1 AND status = 'RUNNING' "
+	    "AND claim_token = ?2",
+	[ST_RUNNER_BEAT] =
+	    "INSERT INTO runners (id, host, pid, version, slots, running, "
+	    "started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+	    "ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
+	    "pid = excluded.pid, version = excluded.version, "
+	    "slots = excluded.slots, running = excluded.running, "
+	    "last_seen = excluded.last_seen",
+	[ST_RUNNER_REMOVE] = "DELETE FROM runners WHERE id = ?1",
+	[ST_RUNNER_LIST] =
+	    "SELECT id, host, pid, version, slots, running, started_at, "
+	    "last_seen FROM runners ORDER BY last_seen DESC",
+	[ST_RECOVER] =
+	    "UPDATE tasks SET " REQUEUE_SET
+	    "WHERE status = 'RUNNING' AND (claim_owner IS NULL OR "
+	    "claim_owner NOT IN (SELECT id FROM runners WHERE last_seen >= ?5)) "
+	    "RETURNING status",
+	[ST_RUNNER_PRUNE] = "DELETE FROM runners WHERE last_seen < ?1",
+	[ST_FILE_ADD] =
+	    "INSERT INTO files (id, name, size, sha256, content_type, "
+	    "created_at, task_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_FILE_GET] =
+	    "SELECT id, name, size, sha256, content_type, created_at, task_id "
+	    "FROM files WHERE id = ?1",
+	/*
+	 * A file is referenced while its producing task exists or while any
+	 * task's parameters or result mention its id: the FTS phrase match of
+	 * the uuid's tokens errs on the side of keeping the file.
+	 */
+	[ST_FILE_UNREF] =
+	    "SELECT f.id FROM files AS f WHERE f.created_at < ?1 "
+	    "AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.id = f.task_id) "
+	    "AND NOT EXISTS (SELECT 1 FROM tasks_fts WHERE tasks_fts MATCH "
+	    "'{parameters result_data} : \"' || f.id || '\"') "
+	    "ORDER BY f.created_at LIMIT ?2",
+	[ST_FILE_DELETE] = "DELETE FROM files WHERE id = ?1",
+	[ST_PAUSE] =
+	    "INSERT INTO paused_types (task_type) VALUES (?1) "
+	    "ON CONFLICT DO NOTHING",
+	[ST_RESUME] = "DELETE FROM paused_types WHERE task_type = ?1",
+	[ST_IS_PAUSED] = "SELECT 1 FROM paused_types WHERE task_type = ?1",
+	[ST_COUNTS] = "SELECT task_type, status, n FROM counts",
+	[ST_ROLLUP] =
+	    "SELECT task_type, sum(finished), sum(failed), "
+	    "sum(finished) FILTER (WHERE minute >= ?2), "
+	    "sum(failed) FILTER (WHERE minute >= ?2) "
+	    "FROM finish_rollup WHERE minute >= ?1 GROUP BY task_type",
+	[ST_OLDEST_PENDING] =
+	    "SELECT created_at FROM tasks WHERE status = 'PENDING' "
+	    "ORDER BY seq LIMIT 1",
+	[ST_PAUSED_LIST] = "SELECT task_type FROM paused_types",
+	[ST_PURGE] =
+	    "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks "
+	    "INDEXED BY tasks_done WHERE status IN ('SUCCESS', 'FAILED', "
+	    "'CANCELLED') AND completed_at < ?1 ORDER BY completed_at "
+	    "LIMIT ?2)",
+	[ST_PURGE_IDEM] =
+	    "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency "
+	    "WHERE created_at < ?1 LIMIT ?2)",
+	[ST_PURGE_ROLLUP] = "DELETE FROM finish_rollup WHERE minute < ?1",
+	[ST_PING] = "SELECT count(*) FROM paused_types",
+};
+
+/* A statement prepared for one filter shape, cached by its SQL text. */
+struct dyn_stmt {
+	char		*sql;
+	sqlite3_stmt	*stmt;
+	uint64_t	 used;		/* LRU clock */
+};
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	int		 busy_ms;
+	int64_t		 busy_since;	/* monotonic us at the first busy call */
+	uint64_t	 rng;		/* xorshift state for busy jitter */
+	int		 sync_full;	/* -1 unknown, 0 NORMAL, 1 FULL */
+	int		 version;
+	sqlite3_stmt	*stmts[ST__MAX];
+	struct dyn_stmt	 dyn[DYN_CACHE];
+	uint64_t	 dyn_clock;
+	char		 errmsg[512];
+};
+
+static const char *const store_errs[STORE_ERR__MAX] = {
+	[STORE_OK] = "success",
+	[STORE_NOTFOUND] = "not found",
+	[STORE_CONFLICT] = "state conflict",
+	[STORE_BUSY] = "database busy",
+	[STORE_NOMEM] = "out of memory",
+	[STORE_FULL] = "disk or database full",
+	[STORE_DB] = "database error",
+	[STORE_VERSION] = "unsupported schema version",
+	[STORE_INVALID] = "invalid argument",
+};
+
+const char *
+store_strerror(enum store_err e)
+{
+	if ((unsigned)e >= STORE_ERR__MAX)
+		return "unknown store error";
+	return store_errs[e];
+}
+
+const char *
+store_errmsg(const struct store *st)
+{
+	if (st == NULL)
+		return "no store";
+	return st->errmsg[0] != '\0' ? st->errmsg : "no error";
+}
+
+int
+store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+static enum store_err
+set_err(struct store *st, enum store_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum store_err
+set_err(struct store *st, enum store_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/*
+ * Maps an SQLite result code to a store error and keeps SQLite's message,
+ * prefixed with what we were doing, in the handle.
+ */
+static enum store_err
+db_err(struct store *st, int rc, const char *what)
+{
+	enum store_err	 e;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		e = STORE_BUSY;
+		break;
+	case SQLITE_FULL:
+		e = STORE_FULL;
+		break;
+	case SQLITE_NOMEM:
+		e = STORE_NOMEM;
+		break;
+	case SQLITE_IOERR:
+		e = sqlite3_system_errno(st->db) == ENOSPC ? STORE_FULL : STORE_DB;
+		break;
+	default:
+		e = STORE_DB;
+		break;
+	}
+	return set_err(st, e, "%s: %s: %s", st->path, what,
+	    sqlite3_errmsg(st->db));
+}
+
+static int64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Busy handler: short jittered sleeps until busy_ms has passed since this
+ * lock wait began, so that a waiting writer takes the lock within a
+ * millisecond of it being released instead of after an escalating sleep.
+ */
+static int
+busy_handler(void *arg, int count)
+{
+	struct store	*st = arg;
+	struct timespec	 ts;
+	int64_t		 now, left, us;
+
+	now = mono_us();
+	if (count == 0)
+		st->busy_since = now;
+	left = (int64_t)st->busy_ms * 1000 - (now - st->busy_since);
+	if (left <= 0)
+		return 0;
+	st->rng ^= st->rng << 13;
+	st->rng ^= st->rng >> 7;
+	st->rng ^= st->rng << 17;
+	us = 200 + (int64_t)(st->rng % 800);
+	if (us > left)
+		us = left;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)us * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* ---- statements and transactions --------------------------------------- */
+
+/* The cached statement id, prepared on first use; NULL with the error set. */
+static sqlite3_stmt *
+stmt_get(struct store *st, enum stmt_id id, enum store_err *err)
+{
+	int	 rc;
+
+	if (st->stmts[id] != NULL)
+		return st->stmts[id];
+	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->stmts[id], NULL);
+	if (rc != SQLITE_OK) {
+		*err = db_err(st, rc, "prepare");
+		st->stmts[id] = NULL;
+		return NULL;
+	}
+	return st->stmts[id];
+}
+
+/* A statement for this dynamic SQL from the small LRU cache, or prepared. */
+static sqlite3_stmt *
+dyn_get(struct store *st, const char *sql, enum store_err *err)
+{
+	struct dyn_stmt	*d, *victim = NULL;
+	char		*copy;
+	int		 rc;
+	size_t		 i;
+
+	for (i = 0; i < DYN_CACHE; i++) {
+		d = &st->dyn[i];
+		if (d->sql != NULL && strcmp(d->sql, sql) == 0) {
+			d->used = ++st->dyn_clock;
+			return d->stmt;
+		}
+		if (victim == NULL || d->sql == NULL ||
+		    (victim->sql != NULL && d->used < victim->used))
+			victim = d;
+	}
+	if ((copy = strdup(sql)) == NULL) {
+		*err = set_err(st, STORE_NOMEM, "%s: out of memory", st->path);
+		return NULL;
+	}
+	sqlite3_finalize(victim->stmt);
+	free(victim->sql);
+	victim->sql = NULL;
+	victim->stmt = NULL;
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &victim->stmt, NULL);
+	if (rc != SQLITE_OK) {
+		*err = db_err(st, rc, "prepare");
+		free(copy);
+		return NULL;
+	}
+	victim->sql = copy;
+	victim->used = ++st->dyn_clock;
+	return victim->stmt;
+}
+
+static void
+stmt_done(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+/* Runs a cached statement that returns no rows. */
+static enum store_err
+exec_id(struct store *st, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int		 rc;
+
+	if ((s = stmt_get(st, id, &err)) == NULL)
+		return err;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		continue;
+	if (rc != SQLITE_DONE)
+		err = db_err(st, rc, what);
+	stmt_done(s);
+	return err;
+}
+
+enum tx_kind {
+	TX_READ,		/* a consistent snapshot for several reads */
+	TX_WRITE,		/* durable: synchronous=FULL */
+	TX_WRITE_LIGHT		/* progress and heartbeats: synchronous=NORMAL */
+};
+
+static enum store_err
+tx_begin(struct store *st, enum tx_kind kind)
+{
+	enum store_err	 err = STORE_OK;
+	int		 want;
+
+	if (kind == TX_READ)
+		return exec_id(st, ST_BEGIN, "begin");
+	want = kind == TX_WRITE;
+	if (st->sync_full != want) {
+		err = exec_id(st, want ? ST_SYNC_FULL : ST_SYNC_NORMAL,
+		    "synchronous");
+		if (err != STORE_OK)
+			return err;
+		st->sync_full = want;
+	}
+	return exec_id(st, ST_BEGIN_IMMEDIATE, "begin immediate");
+}
+
+static enum store_err
+tx_commit(struct store *st)
+{
+	enum store_err	 err = STORE_OK;
+
+	if ((err = exec_id(st, ST_COMMIT, "commit")) != STORE_OK &&
+	    !sqlite3_get_autocommit(st->db))
+		(void)exec_id(st, ST_ROLLBACK, "rollback");
+	return err;
+}
+
+/* Rolls back if a transaction is open, keeping the first error's message. */
+static void
+tx_rollback(struct store *st)
+{
+	char	 saved[sizeof(st->errmsg)];
+
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	memcpy(saved, st->errmsg, sizeof(saved));
+	(void)exec_id(st, ST_ROLLBACK, "rollback");
+	memcpy(st->errmsg, saved, sizeof(saved));
+}
+
+static int
+bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+static int
+col_strdup(sqlite3_stmt *s, int i, char **out)
+{
+	const unsigned char	*v;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return 0;
+	if ((v = sqlite3_column_text(s, i)) == NULL)
+		return -1;
+	if ((*out = strdup((const char *)v)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+col_copy(sqlite3_stmt *s, int i, char *buf, size_t sz)
+{
+	const unsigned char	*v;
+
+	v = sqlite3_column_text(s, i);
+	snprintf(buf, sz, "%s", v != NULL ? (const char *)v : "");
+}
+
+/* The task in the current row of s (selected with TASK_COLS), or NULL. */
+static struct task *
+task_from_row(sqlite3_stmt *s)
+{
+	struct task	*t;
+	const char	*status;
+	int		 sv;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->seq = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, t->id, sizeof(t->id));
+	status = (const char *)sqlite3_column_text(s, 3);
+	sv = status != NULL ? task_status_parse(status) : -1;
+	t->status = sv >= 0 ? (enum task_status)sv : TASK_FAILED;
+	t->progress = sqlite3_column_int(s, 4);
+	col_copy(s, 9, t->retry_of, sizeof(t->retry_of));
+	t->attempt = sqlite3_column_int(s, 10);
+	t->max_attempts = sqlite3_column_int(s, 11);
+	t->priority = sqlite3_column_int(s, 12);
+	t->timeout_s = sqlite3_column_int(s, 13);
+	t->created_at = sqlite3_column_int64(s, 14);
+	t->run_at = sqlite3_column_int64(s, 15);
+	t->started_at = sqlite3_column_int64(s, 16);
+	t->completed_at = sqlite3_column_int64(s, 17);
+	t->updated_at = sqlite3_column_int64(s, 18);
+	t->claim_token = sqlite3_column_int64(s, 20);
+	if (col_strdup(s, 2, &t->task_type) == -1 ||
+	    col_strdup(s, 5, &t->parameters) == -1 ||
+	    col_strdup(s, 6, &t->result_data) == -1 ||
+	    col_strdup(s, 7, &t->error_message) == -1 ||
+	    col_strdup(s, 8, &t->worker_output) == -1 ||
+	    col_strdup(s, 19, &t->claim_owner) == -1 ||
+	    t->task_type == NULL || t->parameters == NULL) {
+		task_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Steps s once expecting one task row: STORE_NOTFOUND if none. */
+static enum store_err
+step_task(struct store *st, sqlite3_stmt *s, const char *what,
+    struct task **out)
+{
+	int	 rc;
+
+	*out = NULL;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return db_err(st, rc, what);
+	if ((*out = task_from_row(s)) == NULL)
+		return set_err(st, STORE_NOMEM, "%s: %s: out of memory",
+		    st->path, what);
+	/* Finish the statement so an UPDATE ... RETURNING completes. */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		continue;
+	if (rc != SQLITE_DONE) {
+		task_free(*out);
+		*out = NULL;
+		return db_err(st, rc, what);
+	}
+	return STORE_OK;
+}
+
+/* ---- open, migrate, close ----------------------------------------------- */
+
+static enum store_err
+user_version(struct store *st, int *v)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*v = sqlite3_column_int(s, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_OK ? STORE_OK : db_err(st, rc, "user_version");
+}
+
+/*
+ * Brings the schema to STORE_SCHEMA_VERSION, one migration per BEGIN
+ * IMMEDIATE transaction; the version is re-read under the lock, so when two
+ * processes open a new file at once, the second finds the work done.
+ */
+static enum store_err
+migrate(struct store *st, unsigned flags)
+{
+	enum store_err	 err = STORE_OK;
+	char		 sql[64];
+	char		*msg = NULL;
+	int		 v, rc;
+
+	if ((err = user_version(st, &v)) != STORE_OK)
+		return err;
+	if (v > STORE_SCHEMA_VERSION)
+		return set_err(st, STORE_VERSION, "%s: schema version %d is "
+		    "newer than this program's %d: upgrade taskq", st->path,
+		    v, STORE_SCHEMA_VERSION);
+	if (v < STORE_SCHEMA_VERSION &&
+	    (flags & (STORE_OPEN_READONLY | STORE_OPEN_NOMIGRATE)))
+		return set_err(st, STORE_VERSION, "%s: schema version %d is "
+		    "older than this program's %d and migration is disabled",
+		    st->path, v, STORE_SCHEMA_VERSION);
+	while (v < STORE_SCHEMA_VERSION) {
+		if ((err = exec_id(st, ST_BEGIN_IMMEDIATE, "migrate")) != STORE_OK)
+			return err;
+		if ((err = user_version(st, &v)) != STORE_OK)
+			goto fail;
+		if (v >= STORE_SCHEMA_VERSION) {
+			err = exec_id(st, ST_COMMIT, "commit");
+			break;
+		}
+		rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, &msg);
+		if (rc != SQLITE_OK) {
+			err = set_err(st, rc == SQLITE_BUSY ? STORE_BUSY :
+			    STORE_DB, "%s: migration %d: %s", st->path, v + 1,
+			    msg != NULL ? msg : sqlite3_errstr(rc));
+			sqlite3_free(msg);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+			err = db_err(st, rc, "user_version");
+			goto fail;
+		}
+		if ((err = exec_id(st, ST_COMMIT, "commit")) != STORE_OK)
+			goto fail;
+		v++;
+	}
+	return err;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+enum store_err
+store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
+    char *errbuf, size_t errlen)
+{
+	struct store	*st = NULL;
+	enum store_err	 err = STORE_OK;
+	char		*msg = NULL;
+	int		 rc, oflags;
+	static const char pragmas[] =
+	    "PRAGMA foreign_keys = ON;"
+	    "PRAGMA cache_size = -32768;"		/* 32 MiB */
+	    "PRAGMA mmap_size = 268435456;"		/* 256 MiB */
+	    "PRAGMA temp_store = MEMORY;"
+	    "PRAGMA journal_size_limit = 67108864;";
+
+	*out = NULL;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (path == NULL || busy_ms < 0) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "store_open: invalid argument");
+		return STORE_INVALID;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->path = strdup(path)) == NULL) {
+		err = STORE_NOMEM;
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	st->busy_ms = busy_ms;
+	st->sync_full = -1;
+	sqlite3_randomness(sizeof(st->rng), &st->rng);
+	st->rng |= 1;
+
+	oflags = SQLITE_OPEN_NOMUTEX;
+	oflags |= (flags & STORE_OPEN_READONLY) ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		if (st->db == NULL)
+			err = set_err(st, STORE_NOMEM, "%s: out of memory",
+			    path);
+		else
+			err = db_err(st, rc, "open");
+		goto out;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_handler(st->db, busy_handler, st);
+
+	if (!(flags & STORE_OPEN_READONLY)) {
+		/* Switching to WAL takes an exclusive lock: the handler waits. */
+		rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL,
+		    NULL, &msg);
+		if (rc != SQLITE_OK) {
+			err = set_err(st, (rc & 0xff) == SQLITE_BUSY ?
+			    STORE_BUSY : STORE_DB, "%s: journal_mode: %s",
+			    path, msg != NULL ? msg : sqlite3_errstr(rc));
+			goto out;
+		}
+	}
+	if ((rc = sqlite3_exec(st->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
+		err = set_err(st, STORE_DB, "%s: pragmas: %s", path,
+		    msg != NULL ? msg : sqlite3_errstr(rc));
+		goto out;
+	}
+	if ((err = migrate(st, flags)) != STORE_OK)
+		goto out;
+	if ((err = user_version(st, &st->version)) != STORE_OK)
+		goto out;
+	st->errmsg[0] = '\0';
+	*out = st;
+	st = NULL;
+out:
+	sqlite3_free(msg);
+	if (st != NULL) {
+		if (errbuf != NULL && errlen > 0 && errbuf[0] == '\0')
+			snprintf(errbuf, errlen, "%s", st->errmsg[0] != '\0' ?
+			    st->errmsg : store_strerror(err));
+		store_close(st);
+	}
+	return err;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t	 i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < ST__MAX; i++)
+		sqlite3_finalize(st->stmts[i]);
+	for (i = 0; i < DYN_CACHE; i++) {
+		sqlite3_finalize(st->dyn[i].stmt);
+		free(st->dyn[i].sql);
+	}
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+/* ---- submit ------------------------------------------------------------- */
+
+static enum store_err
+task_new_check(struct store *st, const struct task_new *tn)
+{
+	if (tn->task_type == NULL || tn->task_type[0] == '\0')
+		return set_err(st, STORE_INVALID, "task_type: empty");
+	if (tn->priority < -100 || tn->priority > 100)
+		return set_err(st, STORE_INVALID, "priority: %d out of "
+		    "-100..100", tn->priority);
+	if (tn->max_attempts < 1 || tn->max_attempts > 25)
+		return set_err(st, STORE_INVALID, "max_attempts: %d out of "
+		    "1..25", tn->max_attempts);
+	if (tn->timeout_s < 1 || tn->timeout_s > 86400)
+		return set_err(st, STORE_INVALID, "timeout_s: %d out of "
+		    "1..86400", tn->timeout_s);
+	if (tn->run_at < 0)
+		return set_err(st, STORE_INVALID, "run_at: negative");
+	if (tn->idempotency_key != NULL && (tn->idempotency_key[0] == '\0' ||
+	    strlen(tn->idempotency_key) > 128))
+		return set_err(st, STORE_INVALID, "idempotency_key: length "
+		    "out of 1..128");
+	return STORE_OK;
+}
+
+/*
+ * Inserts one task inside the caller's transaction, or finds the task its
+ * idempotency key names.  A failed INSERT leaves nothing behind (statements
+ * are atomic, triggers included), so a failure here is the item's alone
+ * unless it is a lock or I/O error, which the caller treats as fatal.
+ */
+static enum store_err
+submit_one(struct store *st, const struct task_new *tn, int64_t now,
+    struct task **out, bool *existed)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 id[TASK_ID_LEN + 1], retry_of[TASK_ID_LEN + 1];
+	int		 rc;
+
+	*out = NULL;
+	*existed = false;
+	if ((err = task_new_check(st, tn)) != STORE_OK)
+		return err;
+	if (tn->retry_of != NULL && !task_id_normalize(tn->retry_of, retry_of))
+		return set_err(st, STORE_INVALID, "retry_of: not a task id");
+
+	if (tn->idempotency_key != NULL) {
+		if ((s = stmt_get(st, ST_IDEM_GET, &err)) == NULL)
+			return err;
+		sqlite3_bind_text(s, 1, tn->idempotency_key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now - IDEMPOTENCY_MS);
+		err = step_task(st, s, "idempotency", out);
+		stmt_done(s);
+		if (err == STORE_OK) {
+			*existed = true;
+			return STORE_OK;
+		}
+		if (err != STORE_NOTFOUND)
+			return err;
+	}
+
+	if ((s = stmt_get(st, ST_TASK_INSERT, &err)) == NULL)
+		return err;
+	task_id_generate(id);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tn->task_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, tn->parameters != NULL ? tn->parameters : "{}",
+	    -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, tn->retry_of != NULL ? retry_of : NULL);
+	sqlite3_bind_int(s, 5, tn->max_attempts);
+	sqlite3_bind_int(s, 6, tn->priority);
+	sqlite3_bind_int(s, 7, tn->timeout_s);
+	sqlite3_bind_int64(s, 8, now);
+	sqlite3_bind_int64(s, 9, tn->run_at > 0 ? tn->run_at : now);
+	err = step_task(st, s, "insert task", out);
+	stmt_done(s);
+	if (err == STORE_NOTFOUND)
+		err = set_err(st, STORE_DB, "%s: insert returned no row",
+		    st->path);
+	if (err != STORE_OK)
+		return err;
+
+	if (tn->idempotency_key != NULL) {
+		if ((s = stmt_get(st, ST_IDEM_PUT, &err)) == NULL)
+			goto fail;
+		sqlite3_bind_text(s, 1, tn->idempotency_key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (*out)->seq);
+		sqlite3_bind_int64(s, 3, now);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			err = db_err(st, rc, "idempotency key");
+		stmt_done(s);
+		if (err != STORE_OK)
+			goto fail;
+	}
+	return STORE_OK;
+fail:
+	/* The task row is in the transaction; the caller must roll back. */
+	task_free(*out);
+	*out = NULL;
+	return err == STORE_OK || err == STORE_INVALID ? STORE_DB : err;
+}
+
+/* Whether an item error must abort the whole group's transaction. */
+static bool
+err_is_fatal(enum store_err e)
+{
+	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
+	    e != STORE_NOTFOUND;
+}
+
+enum store_err
+store_task_submit_many(struct store *st, const struct task_new *tns, size_t n,
+    struct task **outs, bool *existed, enum store_err *errs)
+{
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		outs[i] = NULL;
+		existed[i] = false;
+		errs[i] = STORE_OK;
+	}
+	if (n == 0)
+		return STORE_OK;
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		goto fail;
+	now = time_now_ms();
+	for (i = 0; i < n; i++) {
+		errs[i] = submit_one(st, &tns[i], now, &outs[i], &existed[i]);
+		if (err_is_fatal(errs[i])) {
+			err = errs[i];
+			goto fail;
+		}
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	for (i = 0; i < n; i++) {
+		task_free(outs[i]);
+		outs[i] = NULL;
+		existed[i] = false;
+		errs[i] = err;
+	}
+	return err;
+}
+
+enum store_err
+store_task_submit(struct store *st, const struct task_new *tn,
+    struct task **out, bool *existed)
+{
+	enum store_err	 err, item;
+	bool		 ex = false;
+
+	err = store_task_submit_many(st, tn, 1, out, &ex, &item);
+	if (existed != NULL)
+		*existed = ex;
+	return err != STORE_OK ? err : item;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+enum store_err
+store_task_get(struct store *st, const char *id, struct task **out)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+
+	*out = NULL;
+	if (id == NULL || !task_id_normalize(id, lid))
+		return set_err(st, STORE_INVALID, "not a task id");
+	if ((s = stmt_get(st, ST_TASK_GET, &err)) == NULL)
+		return err;
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	err = step_task(st, s, "get task", out);
+	stmt_done(s);
+	if (err == STORE_NOTFOUND)
+		set_err(st, err, "task %s not found", lid);
+	return err;
+}
+
+/* A growable string for the filter-shaped statements. */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+static void
+sb_add(struct sbuf *sb, const char *s)
+{
+	size_t	 n = strlen(s), cap;
+	char	*p;
+
+	if (sb->oom)
+		return;
+	if (sb->len + n + 1 > sb->cap) {
+		cap = sb->cap ? sb->cap : 256;
+		while (cap < sb->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(sb->p, cap)) == NULL) {
+			sb->oom = true;
+			return;
+		}
+		sb->p = p;
+		sb->cap = cap;
+	}
+	memcpy(sb->p + sb->len, s, n + 1);
+	sb->len += n;
+}
+
+/* "?, ?, ?" with n placeholders. */
+static void
+sb_params(struct sbuf *sb, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		sb_add(sb, i == 0 ? "?" : ", ?");
+}
+
+static size_t
+popcount(unsigned m)
+{
+	size_t	 n = 0;
+
+	for (; m != 0; m &= m - 1)
+		n++;
+	return n;
+}
+
+/*
+ * Turns user text into a safe FTS5 query: every run of letters, digits
+ * (and non-ASCII bytes, so that words in any script survive) becomes a
+ * double-quoted phrase, and the phrases are ANDed.  FTS syntax in q is
+ * thereby just punctuation.  Returns NULL with *empty set when q holds no
+ * word, and NULL without it on allocation failure.
+ */
+static char *
+fts_query(const char *q, bool *empty)
+{
+	struct sbuf		 sb = { 0 };
+	const unsigned char	*p = (const unsigned char *)q;
+	char			 tok[2] = { 0, 0 };
+	bool			 in = false;
+	size_t			 ntok = 0;
+
+	*empty = false;
+	for (; ; p++) {
+		if (*p != '\0' && (isalnum(*p) || *p >= 0x80)) {
+			if (!in) {
+				sb_add(&sb, ntok++ ? " AND \"" : "\"");
+				in = true;
+			}
+			tok[0] = (char)*p;
+			sb_add(&sb, tok);
+			continue;
+		}
+		if (in) {
+			sb_add(&sb, "\"");
+			in = false;
+		}
+		if (*p == '\0')
+			break;
+	}
+	if (sb.oom) {
+		free(sb.p);
+		return NULL;
+	}
+	if (ntok == 0) {
+		free(sb.p);
+		*empty = true;
+		return NULL;
+	}
+	return sb.p;
+}
+
+/* A filter prepared for binding: the statuses and the FTS query. */
+struct fshape {
+	unsigned	 statuses;	/* mask to filter on; 0: any */
+	size_t		 ntypes;
+	char		*match;		/* FTS query or NULL */
+	bool		 none;		/* matches nothing */
+};
+
+/*
+ * Resolves a filter against the statuses an operation may touch (allowed):
+ * a list allows all, a bulk cancel PENDING|RUNNING.
+ */
+static enum store_err
+fshape_init(struct store *st, const struct task_filter *f, unsigned allowed,
+    struct fshape *fs)
+{
+	const unsigned	 all = (1u << TASK_STATUS__MAX) - 1;
+	bool		 empty;
+	size_t		 i;
+
+	memset(fs, 0, sizeof(*fs));
+	if (f != NULL && (f->status_mask & ~all) != 0)
+		return set_err(st, STORE_INVALID, "status mask 0x%x",
+		    f->status_mask);
+	if (f != NULL && f->ntypes > 0 && f->types == NULL)
+		return set_err(st, STORE_INVALID, "types: NULL");
+	if (f != NULL && f->ntypes > FILTER_TYPES_MAX)
+		return set_err(st, STORE_INVALID, "more than %d task types",
+		    FILTER_TYPES_MAX);
+	for (i = 0; f != NULL && i < f->ntypes; i++)
+		if (f->types[i] == NULL)
+			return set_err(st, STORE_INVALID, "types[%zu]: NULL", i);
+	fs->statuses = (f != NULL && f->status_mask != 0) ?
+	    f->status_mask & allowed : allowed;
+	if (fs->statuses == 0)
+		fs->none = true;
+	if (fs->statuses == all)
+		fs->statuses = 0;
+	fs->ntypes = f != NULL ? f->ntypes : 0;
+	if (f != NULL && f->q != NULL && f->q[0] != '\0') {
+		fs->match = fts_query(f->q, &empty);
+		if (fs->match == NULL && !empty)
+			return set_err(st, STORE_NOMEM, "out of memory");
+		if (empty)
+			fs->none = true;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Appends " AND ..." terms for the status and type filter.  When the FTS
+ * index drives the query (prefix "t."), the terms get a unary "+" so that
+ * the planner does not pick a status/type index instead.
+ */
+static void
+fshape_sql(struct sbuf *sb, const struct fshape *fs, const char *prefix,
+    bool noindex)
+{
+	size_t	 ns = popcount(fs->statuses);
+
+	if (ns == 1) {
+		sb_add(sb, noindex ? " AND +" : " AND ");
+		sb_add(sb, prefix);
+		sb_add(sb, "status = ?");
+	} else if (ns > 1) {
+		sb_add(sb, noindex ? " AND +" : " AND ");
+		sb_add(sb, prefix);
+		sb_add(sb, "status IN (");
+		sb_params(sb, ns);
+		sb_add(sb, ")");
+	}
+	if (fs->ntypes == 1) {
+		sb_add(sb, noindex ? " AND +" : " AND ");
+		sb_add(sb, prefix);
+		sb_add(sb, "task_type = ?");
+	} else if (fs->ntypes > 1) {
+		sb_add(sb, noindex ? " AND +" : " AND ");
+		sb_add(sb, prefix);
+		sb_add(sb, "task_type IN (");
+		sb_params(sb, fs->ntypes);
+		sb_add(sb, ")");
+	}
+}
+
+/* Binds what fshape_sql() added, from parameter *idx on. */
+static void
+fshape_bind(sqlite3_stmt *s, const struct fshape *fs,
+    const struct task_filter *f, int *idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < TASK_STATUS__MAX; i++)
+		if (fs->statuses & (1u << i))
+			sqlite3_bind_text(s, (*idx)++, task_status_names[i], -1,
+			    SQLITE_STATIC);
+	for (i = 0; i < fs->ntypes; i++)
+		sqlite3_bind_text(s, (*idx)++, f->types[i], -1, SQLITE_STATIC);
+}
+
+/*
+ * The listing query for a filter shape.  Without a search it walks one of
+ * the (status, seq), (task_type, seq), (task_type, status, seq) indexes or
+ * the primary key backwards from the cursor; with one, the FTS index yields
+ * matching rowids newest first below the cursor, and each is checked
+ * against the other filters.  Parameters: [match] cursor filters... limit.
+ */
+static void
+list_sql(struct sbuf *sb, const struct fshape *fs)
+{
+	if (fs->match != NULL) {
+		sb_add(sb, "SELECT " TASK_COLS_T " FROM tasks_fts CROSS JOIN "
+		    "tasks AS t ON t.seq = tasks_fts.rowid WHERE tasks_fts "
+		    "MATCH ? AND tasks_fts.rowid < ?");
+		fshape_sql(sb, fs, "t.", true);
+		sb_add(sb, " ORDER BY tasks_fts.rowid DESC LIMIT ?");
+	} else {
+		sb_add(sb, "SELECT " TASK_COLS " FROM tasks WHERE seq < ?");
+		fshape_sql(sb, fs, "", false);
+		sb_add(sb, " ORDER BY seq DESC LIMIT ?");
+	}
+}
+
+enum store_err
+store_task_list(struct store *st, const struct task_filter *f, int64_t cursor,
+    size_t limit, struct task_list *out)
+{
+	struct fshape	 fs;
+	struct sbuf	 sb = { 0 };
+	sqlite3_stmt	*s = NULL;
+	struct task	*t;
+	enum store_err	 err = STORE_OK;
+	int		 idx = 1, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (limit < 1 || limit > LIST_MAX)
+		return set_err(st, STORE_INVALID, "limit %zu out of 1..%d",
+		    limit, LIST_MAX);
+	if (cursor < 0)
+		return set_err(st, STORE_INVALID, "cursor: negative");
+	if ((err = fshape_init(st, f, (1u << TASK_STATUS__MAX) - 1, &fs)) !=
+	    STORE_OK)
+		goto out;
+	if (fs.none)
+		goto out;
+	if ((out->tasks = calloc(limit, sizeof(*out->tasks))) == NULL) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	list_sql(&sb, &fs);
+	if (sb.oom) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((s = dyn_get(st, sb.p, &err)) == NULL)
+		goto out;
+	if (fs.match != NULL)
+		sqlite3_bind_text(s, idx++, fs.match, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, idx++, cursor > 0 ? cursor : INT64_MAX);
+	fshape_bind(s, &fs, f, &idx);
+	/* One row more than asked tells whether there is a next page. */
+	sqlite3_bind_int64(s, idx++, (int64_t)limit + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (out->n == limit) {
+			out->next_cursor = out->tasks[out->n - 1]->seq;
+			break;
+		}
+		if ((t = task_from_row(s)) == NULL) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+		out->tasks[out->n++] = t;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = db_err(st, rc, "list tasks");
+out:
+	stmt_done(s);
+	free(sb.p);
+	free(fs.match);
+	if (err != STORE_OK)
+		store_task_list_free(out);
+	return err;
+}
+
+void
+store_task_list_free(struct task_list *l)
+{
+	size_t	 i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		task_free(l->tasks[i]);
+	free(l->tasks);
+	l->tasks = NULL;
+	l->n = 0;
+	l->next_cursor = 0;
+}
+
+/* ---- cancel and retry --------------------------------------------------- */
+
+/* After a conditional write touched nothing: NOTFOUND or CONFLICT. */
+static enum store_err
+why_unchanged(struct store *st, const char *id, const char *what)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	const char	*status;
+	int		 rc;
+
+	if ((s = stmt_get(st, ST_TASK_STATUS, &err)) == NULL)
+		return err;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		status = (const char *)sqlite3_column_text(s, 0);
+		err = set_err(st, STORE_CONFLICT, "cannot %s task %s: it is %s",
+		    what, id, status != NULL ? status : "?");
+	} else if (rc == SQLITE_DONE)
+		err = set_err(st, STORE_NOTFOUND, "task %s not found", id);
+	else
+		err = db_err(st, rc, what);
+	stmt_done(s);
+	return err;
+}
+
+enum store_err
+store_task_cancel(struct store *st, const char *id, struct task **out)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+
+	*out = NULL;
+	if (id == NULL || !task_id_normalize(id, lid))
+		return set_err(st, STORE_INVALID, "not a task id");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_TASK_CANCEL, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, time_now_ms());
+	err = step_task(st, s, "cancel", out);
+	stmt_done(s);
+	if (err == STORE_NOTFOUND)
+		err = why_unchanged(st, lid, "cancel");
+	if (err != STORE_OK)
+		goto fail;
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	task_free(*out);
+	*out = NULL;
+	return err;
+}
+
+/* Inserts the retry of old inside the caller's transaction. */
+static enum store_err
+retry_one(struct store *st, const struct task *old, int64_t now,
+    struct task **out)
+{
+	struct task_new	 tn;
+	bool		 existed;
+
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = old->task_type;
+	tn.parameters = old->parameters;
+	tn.priority = old->priority;
+	tn.max_attempts = old->max_attempts;
+	tn.timeout_s = old->timeout_s;
+	tn.retry_of = old->id;
+	return submit_one(st, &tn, now, out, &existed);
+}
+
+enum store_err
+store_task_retry(struct store *st, const char *id, struct task **out)
+{
+	sqlite3_stmt	*s;
+	struct task	*old = NULL;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+
+	*out = NULL;
+	if (id == NULL || !task_id_normalize(id, lid))
+		return set_err(st, STORE_INVALID, "not a task id");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_TASK_GET, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	err = step_task(st, s, "retry", &old);
+	stmt_done(s);
+	if (err == STORE_NOTFOUND)
+		set_err(st, err, "task %s not found", lid);
+	if (err != STORE_OK)
+		goto fail;
+	if (old->status != TASK_FAILED && old->status != TASK_CANCELLED) {
+		err = set_err(st, STORE_CONFLICT, "cannot retry task %s: it "
+		    "is %s", lid, task_status_names[old->status]);
+		goto fail;
+	}
+	if ((err = retry_one(st, old, time_now_ms(), out)) != STORE_OK)
+		goto fail;
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	task_free(old);
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	task_free(old);
+	task_free(*out);
+	*out = NULL;
+	return err;
+}
+
+enum store_err
+store_task_cancel_matching(struct store *st, const struct task_filter *f,
+    int64_t *count)
+{
+	struct fshape	 fs;
+	struct sbuf	 sb = { 0 };
+	sqlite3_stmt	*s = NULL;
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	int		 idx = 1, rc;
+
+	*count = 0;
+	err = fshape_init(st, f, (1u << TASK_PENDING) | (1u << TASK_RUNNING),
+	    &fs);
+	if (err != STORE_OK || fs.none)
+		goto out;
+	sb_add(&sb, "UPDATE tasks SET status = 'CANCELLED', completed_at = ?, "
+	    "updated_at = ?, heartbeat = NULL WHERE 1");
+	fshape_sql(&sb, &fs, "", false);
+	if (fs.match != NULL)
+		sb_add(&sb, " AND seq IN (SELECT rowid FROM tasks_fts WHERE "
+		    "tasks_fts MATCH ?)");
+	if (sb.oom) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		goto out;
+	if ((s = dyn_get(st, sb.p, &err)) == NULL)
+		goto out;
+	now = time_now_ms();
+	sqlite3_bind_int64(s, idx++, now);
+	sqlite3_bind_int64(s, idx++, now);
+	fshape_bind(s, &fs, f, &idx);
+	if (fs.match != NULL)
+		sqlite3_bind_text(s, idx++, fs.match, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+		err = db_err(st, rc, "cancel matching");
+		goto out;
+	}
+	*count = sqlite3_changes64(st->db);
+	stmt_done(s);
+	s = NULL;
+	err = tx_commit(st);
+out:
+	stmt_done(s);
+	if (err != STORE_OK) {
+		tx_rollback(st);
+		*count = 0;
+	}
+	free(sb.p);
+	free(fs.match);
+	return err;
+}
+
+enum store_err
+store_task_retry_matching(struct store *st, const struct task_filter *f,
+    int64_t *count)
+{
+	struct fshape	 fs;
+	struct sbuf	 sb = { 0 };
+	sqlite3_stmt	*s = NULL;
+	struct task	**olds = NULL, **p, *t, *nt;
+	size_t		 nolds = 0, cap = 0, i;
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	int		 idx = 1, rc;
+
+	*count = 0;
+	err = fshape_init(st, f, (1u << TASK_FAILED) | (1u << TASK_CANCELLED),
+	    &fs);
+	if (err != STORE_OK || fs.none)
+		goto out;
+	/* A task that has a retry already is skipped: no duplicate storms. */
+	sb_add(&sb, "SELECT " TASK_COLS " FROM tasks WHERE 1");
+	fshape_sql(&sb, &fs, "", false);
+	if (fs.match != NULL)
+		sb_add(&sb, " AND seq IN (SELECT rowid FROM tasks_fts WHERE "
+		    "tasks_fts MATCH ?)");
+	sb_add(&sb, " AND NOT EXISTS (SELECT 1 FROM tasks AS r "
+	    "WHERE r.retry_of = tasks.id) ORDER BY seq");
+	if (sb.oom) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		goto out;
+	if ((s = dyn_get(st, sb.p, &err)) == NULL)
+		goto out;
+	fshape_bind(s, &fs, f, &idx);
+	if (fs.match != NULL)
+		sqlite3_bind_text(s, idx++, fs.match, -1, SQLITE_STATIC);
+	/* Read all first: inserting while stepping would see the new rows. */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (nolds == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((p = reallocarray(olds, cap, sizeof(*p))) == NULL) {
+				err = set_err(st, STORE_NOMEM, "out of memory");
+				goto out;
+			}
+			olds = p;
+		}
+		if ((t = task_from_row(s)) == NULL) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+		olds[nolds++] = t;
+	}
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "retry matching");
+		goto out;
+	}
+	stmt_done(s);
+	s = NULL;
+	now = time_now_ms();
+	for (i = 0; i < nolds; i++) {
+		if ((err = retry_one(st, olds[i], now, &nt)) != STORE_OK)
+			goto out;
+		task_free(nt);
+		(*count)++;
+	}
+	err = tx_commit(st);
+out:
+	stmt_done(s);
+	if (err != STORE_OK) {
+		tx_rollback(st);
+		*count = 0;
+	}
+	for (i = 0; i < nolds; i++)
+		task_free(olds[i]);
+	free(olds);
+	free(sb.p);
+	free(fs.match);
+	return err;
+}
+
+/* ---- the runner's side -------------------------------------------------- */
+
+static int
+claim_order(const void *a, const void *b)
+{
+	const struct task *ta = *(const struct task *const *)a;
+	const struct task *tb = *(const struct task *const *)b;
+
+	if (ta->priority != tb->priority)
+		return ta->priority > tb->priority ? -1 : 1;
+	return ta->seq < tb->seq ? -1 : ta->seq > tb->seq;
+}
+
+enum store_err
+store_task_claim(struct store *st, const char *runner_id, size_t max,
+    struct task ***out, size_t *n)
+{
+	sqlite3_stmt	*s = NULL;
+	struct task	**ts = NULL, *t;
+	enum store_err	 err = STORE_OK;
+	int64_t		 token;
+	size_t		 i, nt = 0;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (runner_id == NULL || runner_id[0] == '\0')
+		return set_err(st, STORE_INVALID, "runner id: empty");
+	if (max < 1 || max > CLAIM_MAX)
+		return set_err(st, STORE_INVALID, "claim max %zu out of "
+		    "1..%d", max, CLAIM_MAX);
+	if ((ts = calloc(max, sizeof(*ts))) == NULL)
+		return set_err(st, STORE_NOMEM, "out of memory");
+	/* A fresh 63-bit, non-zero fencing token for this claim. */
+	do {
+		sqlite3_randomness(sizeof(token), &token);
+		token &= INT64_MAX;
+	} while (token == 0);
+
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		goto out;
+	if ((s = stmt_get(st, ST_CLAIM, &err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, time_now_ms());
+	sqlite3_bind_text(s, 2, runner_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, token);
+	sqlite3_bind_int64(s, 4, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (nt == max)
+			continue;	/* cannot happen: LIMIT max */
+		if ((t = task_from_row(s)) == NULL) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+		ts[nt++] = t;
+	}
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "claim");
+		goto out;
+	}
+	stmt_done(s);
+	s = NULL;
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto out;
+	qsort(ts, nt, sizeof(*ts), claim_order);
+	if (nt == 0) {
+		free(ts);
+		ts = NULL;
+	}
+	*out = ts;
+	*n = nt;
+	return STORE_OK;
+out:
+	stmt_done(s);
+	tx_rollback(st);
+	for (i = 0; i < nt; i++)
+		task_free(ts[i]);
+	free(ts);
+	return err;
+}
+
+enum store_err
+store_task_progress_many(struct store *st, const struct task_progress *ps,
+    size_t n)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+	int64_t		 now;
+	size_t		 i;
+	int		 rc;
+
+	if (n == 0)
+		return STORE_OK;
+	if ((err = tx_begin(st, TX_WRITE_LIGHT)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_PROGRESS, &err)) == NULL)
+		goto fail;
+	now = time_now_ms();
+	for (i = 0; i < n; i++) {
+		if (ps[i].id == NULL || !task_id_normalize(ps[i].id, lid))
+			continue;
+		sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, ps[i].claim_token);
+		sqlite3_bind_int(s, 3, ps[i].progress < 0 ? 0 :
+		    ps[i].progress > 100 ? 100 : ps[i].progress);
+		sqlite3_bind_int64(s, 4, now);
+		rc = sqlite3_step(s);
+		stmt_done(s);
+		if (rc != SQLITE_DONE) {
+			err = db_err(st, rc, "progress");
+			goto fail;
+		}
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+/* Records one outcome inside the caller's transaction. */
+static enum store_err
+finish_one(struct store *st, const struct task_finish *fi, int64_t now)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	const char	*msg;
+	char		 lid[TASK_ID_LEN + 1];
+	int		 rc;
+
+	if (fi->id == NULL || !task_id_normalize(fi->id, lid))
+		return set_err(st, STORE_INVALID, "not a task id");
+	switch (fi->outcome) {
+	case OUTCOME_SUCCESS:
+		if ((s = stmt_get(st, ST_FINISH_SUCCESS, &err)) == NULL)
+			return err;
+		sqlite3_bind_text(s, 3, fi->result_data != NULL ?
+		    fi->result_data : "{}", -1, SQLITE_STATIC);
+		bind_text_or_null(s, 4, fi->worker_output);
+		sqlite3_bind_int64(s, 5, now);
+		break;
+	case OUTCOME_FAILED:
+		if ((s = stmt_get(st, ST_FINISH_FAILED, &err)) == NULL)
+			return err;
+		msg = fi->error_message;
+		sqlite3_bind_text(s, 3, msg != NULL && msg[0] != '\0' ? msg :
+		    "failed", -1, SQLITE_STATIC);
+		bind_text_or_null(s, 4, fi->worker_output);
+		sqlite3_bind_int64(s, 5, now);
+		break;
+	case OUTCOME_RETRY:
+	case OUTCOME_LOST:
+		if ((s = stmt_get(st, ST_FINISH_RETRY, &err)) == NULL)
+			return err;
+		msg = fi->outcome == OUTCOME_LOST ? LOST_ERROR :
+		    fi->error_message;
+		sqlite3_bind_int64(s, 1, now);
+		sqlite3_bind_int64(s, 2, fi->retry_at > 0 ? fi->retry_at : now);
+		sqlite3_bind_text(s, 3, msg != NULL && msg[0] != '\0' ? msg :
+		    "failed", -1, SQLITE_STATIC);
+		bind_text_or_null(s, 4, fi->worker_output);
+		sqlite3_bind_text(s, 5, lid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, fi->claim_token);
+		goto step;
+	default:
+		return set_err(st, STORE_INVALID, "outcome %d", fi->outcome);
+	}
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, fi->claim_token);
+step:
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE)
+		return db_err(st, rc, "finish");
+	if (sqlite3_changes(st->db) == 0)
+		return set_err(st, STORE_CONFLICT, "task %s is no longer "
+		    "running under this claim", lid);
+	return STORE_OK;
+}
+
+enum store_err
+store_task_finish_many(struct store *st, const struct task_finish *fs,
+    size_t n, enum store_err *errs)
+{
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		errs[i] = STORE_OK;
+	if (n == 0)
+		return STORE_OK;
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		goto fail;
+	now = time_now_ms();
+	for (i = 0; i < n; i++) {
+		errs[i] = finish_one(st, &fs[i], now);
+		if (err_is_fatal(errs[i])) {
+			err = errs[i];
+			goto fail;
+		}
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	for (i = 0; i < n; i++)
+		errs[i] = err;
+	return err;
+}
+
+enum store_err
+store_task_check_held(struct store *st, const char *const *ids,
+    const int64_t *tokens, size_t n, bool *gone)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+	size_t		 i;
+	int		 rc;
+
+	if (n == 0)
+		return STORE_OK;
+	if ((err = tx_begin(st, TX_READ)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_CHECK_HELD, &err)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (ids[i] == NULL || !task_id_normalize(ids[i], lid)) {
+			gone[i] = true;
+			continue;
+		}
+		sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, tokens[i]);
+		rc = sqlite3_step(s);
+		stmt_done(s);
+		if (rc == SQLITE_ROW)
+			gone[i] = false;
+		else if (rc == SQLITE_DONE)
+			gone[i] = true;
+		else {
+			err = db_err(st, rc, "check held");
+			goto out;
+		}
+	}
+	err = tx_commit(st);
+out:
+	tx_rollback(st);
+	return err;
+}
+
+/* ---- runners ------------------------------------------------------------ */
+
+enum store_err
+store_runner_beat(struct store *st, const struct runner_info *ri)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	int		 rc;
+
+	if (ri->id[0] == '\0')
+		return set_err(st, STORE_INVALID, "runner id: empty");
+	if ((err = tx_begin(st, TX_WRITE_LIGHT)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_RUNNER_BEAT, &err)) == NULL)
+		goto fail;
+	now = time_now_ms();
+	sqlite3_bind_text(s, 1, ri->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, ri->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, ri->pid);
+	sqlite3_bind_text(s, 4, ri->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, ri->slots);
+	sqlite3_bind_int(s, 6, ri->running);
+	sqlite3_bind_int64(s, 7, ri->started_at > 0 ? ri->started_at : now);
+	sqlite3_bind_int64(s, 8, ri->last_seen > 0 ? ri->last_seen : now);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "runner beat");
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+enum store_err
+store_runner_remove(struct store *st, const char *runner_id)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int		 rc;
+
+	if ((err = tx_begin(st, TX_WRITE_LIGHT)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_RUNNER_REMOVE, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, runner_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "runner remove");
+		goto fail;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		err = set_err(st, STORE_NOTFOUND, "runner %s not found",
+		    runner_id);
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+enum store_err
+store_runner_list(struct store *st, struct runner_info **out, size_t *n)
+{
+	sqlite3_stmt		*s;
+	struct runner_info	*rs = NULL, *p, *r;
+	size_t			 nr = 0, cap = 0;
+	enum store_err		 err = STORE_OK;
+	int			 rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((s = stmt_get(st, ST_RUNNER_LIST, &err)) == NULL)
+		return err;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (nr == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((p = reallocarray(rs, cap, sizeof(*p))) == NULL) {
+				err = set_err(st, STORE_NOMEM, "out of memory");
+				goto out;
+			}
+			rs = p;
+		}
+		r = &rs[nr++];
+		memset(r, 0, sizeof(*r));
+		col_copy(s, 0, r->id, sizeof(r->id));
+		col_copy(s, 1, r->host, sizeof(r->host));
+		r->pid = sqlite3_column_int(s, 2);
+		col_copy(s, 3, r->version, sizeof(r->version));
+		r->slots = sqlite3_column_int(s, 4);
+		r->running = sqlite3_column_int(s, 5);
+		r->started_at = sqlite3_column_int64(s, 6);
+		r->last_seen = sqlite3_column_int64(s, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "runner list");
+		goto out;
+	}
+	*out = rs;
+	*n = nr;
+	rs = NULL;
+out:
+	stmt_done(s);
+	free(rs);
+	return err;
+}
+
+enum store_err
+store_recover_stale(struct store *st, int64_t stale_ms, int64_t *requeued,
+    int64_t *failed)
+{
+	sqlite3_stmt	*s = NULL;
+	enum store_err	 err = STORE_OK;
+	const char	*status;
+	int64_t		 now, nreq = 0, nfail = 0;
+	int		 rc;
+
+	if (requeued != NULL)
+		*requeued = 0;
+	if (failed != NULL)
+		*failed = 0;
+	if (stale_ms < 0)
+		return set_err(st, STORE_INVALID, "stale_ms: negative");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_RECOVER, &err)) == NULL)
+		goto fail;
+	now = time_now_ms();
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, LOST_ERROR, -1, SQLITE_STATIC);
+	sqlite3_bind_null(s, 4);
+	sqlite3_bind_int64(s, 5, now - stale_ms);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		status = (const char *)sqlite3_column_text(s, 0);
+		if (status != NULL && strcmp(status, "FAILED") == 0)
+			nfail++;
+		else
+			nreq++;
+	}
+	stmt_done(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "recover");
+		goto fail;
+	}
+	if ((s = stmt_get(st, ST_RUNNER_PRUNE, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now - stale_ms);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "prune runners");
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	if (requeued != NULL)
+		*requeued = nreq;
+	if (failed != NULL)
+		*failed = nfail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+enum store_err
+store_file_add(struct store *st, const struct file_info *fi)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 id[TASK_ID_LEN + 1], tid[TASK_ID_LEN + 1];
+	int		 rc;
+
+	if (!task_id_normalize(fi->id, id))
+		return set_err(st, STORE_INVALID, "file id: not a uuid");
+	tid[0] = '\0';
+	if (fi->task_id[0] != '\0' && !task_id_normalize(fi->task_id, tid))
+		return set_err(st, STORE_INVALID, "file task_id: not a uuid");
+	if (fi->size < 0)
+		return set_err(st, STORE_INVALID, "file size: negative");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_FILE_ADD, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, fi->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, fi->size);
+	sqlite3_bind_text(s, 4, fi->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, fi->content_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, fi->created_at > 0 ? fi->created_at :
+	    time_now_ms());
+	sqlite3_bind_text(s, 7, tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		err = set_err(st, STORE_CONFLICT, "file %s exists", id);
+		goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "file add");
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+enum store_err
+store_file_get(struct store *st, const char *id, struct file_info *out)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !task_id_normalize(id, lid))
+		return set_err(st, STORE_INVALID, "file id: not a uuid");
+	if ((s = stmt_get(st, ST_FILE_GET, &err)) == NULL)
+		return err;
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		col_copy(s, 0, out->id, sizeof(out->id));
+		col_copy(s, 1, out->name, sizeof(out->name));
+		out->size = sqlite3_column_int64(s, 2);
+		col_copy(s, 3, out->sha256, sizeof(out->sha256));
+		col_copy(s, 4, out->content_type, sizeof(out->content_type));
+		out->created_at = sqlite3_column_int64(s, 5);
+		col_copy(s, 6, out->task_id, sizeof(out->task_id));
+	} else if (rc == SQLITE_DONE)
+		err = set_err(st, STORE_NOTFOUND, "file %s not found", lid);
+	else
+		err = db_err(st, rc, "file get");
+	stmt_done(s);
+	return err;
+}
+
+enum store_err
+store_file_unreferenced(struct store *st, int64_t before_ms, size_t max,
+    char (**out)[TASK_ID_LEN + 1], size_t *n)
+{
+	sqlite3_stmt	*s;
+	char		(*ids)[TASK_ID_LEN + 1] = NULL;
+	enum store_err	 err = STORE_OK;
+	size_t		 nids = 0;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0)
+		return STORE_OK;
+	if (max > 100000)
+		return set_err(st, STORE_INVALID, "max %zu too large", max);
+	if ((ids = calloc(max, sizeof(*ids))) == NULL)
+		return set_err(st, STORE_NOMEM, "out of memory");
+	if ((s = stmt_get(st, ST_FILE_UNREF, &err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, before_ms);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nids < max)
+		col_copy(s, 0, ids[nids++], sizeof(ids[0]));
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = db_err(st, rc, "unreferenced files");
+		goto out;
+	}
+	if (nids > 0) {
+		*out = ids;
+		*n = nids;
+		ids = NULL;
+	}
+out:
+	stmt_done(s);
+	free(ids);
+	return err;
+}
+
+enum store_err
+store_file_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	char		 lid[TASK_ID_LEN + 1];
+	int		 rc;
+
+	if (id == NULL || !task_id_normalize(id, lid))
+		return set_err(st, STORE_INVALID, "file id: not a uuid");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_FILE_DELETE, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "file delete");
+		goto fail;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		err = set_err(st, STORE_NOTFOUND, "file %s not found", lid);
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+/* ---- task types, stats, retention -------------------------------------- */
+
+enum store_err
+store_type_set_paused(struct store *st, const char *type, bool paused)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int		 rc;
+
+	if (type == NULL || type[0] == '\0')
+		return set_err(st, STORE_INVALID, "task type: empty");
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, paused ? ST_PAUSE : ST_RESUME, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, paused ? "pause" : "resume");
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	return err;
+}
+
+enum store_err
+store_type_is_paused(struct store *st, const char *type, bool *paused)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int		 rc;
+
+	*paused = false;
+	if (type == NULL)
+		return set_err(st, STORE_INVALID, "task type: NULL");
+	if ((s = stmt_get(st, ST_IS_PAUSED, &err)) == NULL)
+		return err;
+	sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*paused = true;
+	else if (rc != SQLITE_DONE)
+		err = db_err(st, rc, "is paused");
+	stmt_done(s);
+	return err;
+}
+
+/* The stats entry for type, appended if new; NULL on allocation failure. */
+static struct type_stats *
+stats_type(struct store_stats *ss, const char *type, size_t *cap)
+{
+	struct type_stats	*p;
+	size_t			 i;
+
+	for (i = 0; i < ss->ntypes; i++)
+		if (strncmp(ss->types[i].task_type, type,
+		    sizeof(ss->types[i].task_type) - 1) == 0)
+			return &ss->types[i];
+	if (ss->ntypes == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		if ((p = reallocarray(ss->types, *cap, sizeof(*p))) == NULL)
+			return NULL;
+		ss->types = p;
+	}
+	p = &ss->types[ss->ntypes++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->task_type, sizeof(p->task_type), "%s", type);
+	return p;
+}
+
+static int
+stats_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct type_stats *)a)->task_type,
+	    ((const struct type_stats *)b)->task_type);
+}
+
+enum store_err
+store_stats_get(struct store *st, struct store_stats *out)
+{
+	sqlite3_stmt		*s = NULL;
+	struct type_stats	*ts;
+	enum store_err		 err = STORE_OK;
+	const char		*type, *status;
+	int64_t			 minute;
+	size_t			 cap = 0;
+	int			 rc, sv;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = tx_begin(st, TX_READ)) != STORE_OK)
+		return err;
+
+	if ((s = stmt_get(st, ST_COUNTS, &err)) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		type = (const char *)sqlite3_column_text(s, 0);
+		status = (const char *)sqlite3_column_text(s, 1);
+		if (type == NULL || status == NULL ||
+		    (sv = task_status_parse(status)) < 0)
+			continue;
+		if ((ts = stats_type(out, type, &cap)) == NULL)
+			goto oom;
+		ts->by_status[sv] += sqlite3_column_int64(s, 2);
+		out->by_status[sv] += sqlite3_column_int64(s, 2);
+	}
+	stmt_done(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "counts");
+		goto out;
+	}
+
+	if ((s = stmt_get(st, ST_ROLLUP, &err)) == NULL)
+		goto out;
+	minute = time_now_ms() / 60000;
+	sqlite3_bind_int64(s, 1, minute - 24 * 60 + 1);
+	sqlite3_bind_int64(s, 2, minute - 60 + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((type = (const char *)sqlite3_column_text(s, 0)) == NULL)
+			continue;
+		if ((ts = stats_type(out, type, &cap)) == NULL)
+			goto oom;
+		ts->finished_24h = sqlite3_column_int64(s, 1);
+		ts->failed_24h = sqlite3_column_int64(s, 2);
+		ts->finished_1h = sqlite3_column_int64(s, 3);
+		ts->failed_1h = sqlite3_column_int64(s, 4);
+	}
+	stmt_done(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "rollup");
+		goto out;
+	}
+
+	if ((s = stmt_get(st, ST_PAUSED_LIST, &err)) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((type = (const char *)sqlite3_column_text(s, 0)) == NULL)
+			continue;
+		if ((ts = stats_type(out, type, &cap)) == NULL)
+			goto oom;
+		ts->paused = true;
+	}
+	stmt_done(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "paused types");
+		goto out;
+	}
+
+	if ((s = stmt_get(st, ST_OLDEST_PENDING, &err)) == NULL)
+		goto out;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		out->oldest_pending_ms = sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	s = NULL;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = db_err(st, rc, "oldest pending");
+		goto out;
+	}
+	if (out->ntypes > 1)
+		qsort(out->types, out->ntypes, sizeof(*out->types), stats_cmp);
+	err = tx_commit(st);
+	goto out;
+oom:
+	err = set_err(st, STORE_NOMEM, "out of memory");
+out:
+	stmt_done(s);
+	tx_rollback(st);
+	if (err != STORE_OK)
+		store_stats_free(out);
+	return err;
+}
+
+void
+store_stats_free(struct store_stats *ss)
+{
+	if (ss == NULL)
+		return;
+	free(ss->types);
+	ss->types = NULL;
+	ss->ntypes = 0;
+}
+
+/*
+ * One purge batch in one short transaction: finished tasks (the triggers
+ * keep counts and FTS right, idempotency keys go by cascade), then expired
+ * idempotency keys and rollup minutes past the 24 h window.
+ */
+enum store_err
+store_purge(struct store *st, int64_t before_ms, size_t batch,
+    int64_t *deleted)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int64_t		 now;
+	int		 rc;
+
+	*deleted = 0;
+	if (batch < 1 || batch > 100000)
+		return set_err(st, STORE_INVALID, "batch %zu out of 1..100000",
+		    batch);
+	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
+		return err;
+	if ((s = stmt_get(st, ST_PURGE, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, before_ms);
+	sqlite3_bind_int64(s, 2, (int64_t)batch);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "purge");
+		goto fail;
+	}
+	*deleted = sqlite3_changes64(st->db);
+
+	now = time_now_ms();
+	if ((s = stmt_get(st, ST_PURGE_IDEM, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now - IDEMPOTENCY_MS);
+	sqlite3_bind_int64(s, 2, (int64_t)batch);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "purge idempotency keys");
+		goto fail;
+	}
+	if ((s = stmt_get(st, ST_PURGE_ROLLUP, &err)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now / 60000 - ROLLUP_KEEP_MIN);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		err = db_err(st, rc, "purge rollup");
+		goto fail;
+	}
+	if ((err = tx_commit(st)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	tx_rollback(st);
+	*deleted = 0;
+	return err;
+}
+
+enum store_err
+store_ping(struct store *st)
+{
+	sqlite3_stmt	*s;
+	enum store_err	 err = STORE_OK;
+	int		 rc;
+
+	if ((s = stmt_get(st, ST_PING, &err)) == NULL)
+		return err;
+	rc = sqlite3_step(s);
+	err = rc == SQLITE_ROW ? STORE_OK : db_err(st, rc, "ping");
+	stmt_done(s);
+	return err;
+}
+
+/* ---- test hooks (store_sqlite_internal.h) -------------------------------- */
+
+const char *const store_sqlite_query_names[] = {
+	"get", "list", "list_status", "list_type", "list_type_status",
+	"list_statuses", "list_types", "list_q", "list_q_status",
+	"claim", "oldest_pending", "purge", "recover", "idempotency",
+	"retry_candidates", "file_unreferenced", NULL
+};
+
+const char *
+store_sqlite_migration(int version)
+{
+	if (version < 1 || (size_t)version > NMIGRATIONS)
+		return NULL;
+	return migrations[version - 1];
+}
+
+/* The SQL text of a named query, or NULL (*sb owns dynamic text). */
+static const char *
+explain_sql(const char *name, struct sbuf *sb)
+{
+	struct fshape	 fs;
+	static const struct {
+		const char	*name;
+		enum stmt_id	 id;
+	} fixed[] = {
+		{ "get", ST_TASK_GET },
+		{ "claim", ST_CLAIM },
+		{ "oldest_pending", ST_OLDEST_PENDING },
+		{ "purge", ST_PURGE },
+		{ "recover", ST_RECOVER },
+		{ "idempotency", ST_IDEM_GET },
+		{ "file_unreferenced", ST_FILE_UNREF },
+	};
+	size_t		 i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(name, fixed[i].name) == 0)
+			return stmt_sql[fixed[i].id];
+	memset(&fs, 0, sizeof(fs));
+	if (strcmp(name, "list") == 0)
+		;
+	else if (strcmp(name, "list_status") == 0)
+		fs.statuses = 1u << TASK_SUCCESS;
+	else if (strcmp(name, "list_type") == 0)
+		fs.ntypes = 1;
+	else if (strcmp(name, "list_type_status") == 0) {
+		fs.statuses = 1u << TASK_SUCCESS;
+		fs.ntypes = 1;
+	} else if (strcmp(name, "list_statuses") == 0)
+		fs.statuses = (1u << TASK_SUCCESS) | (1u << TASK_FAILED);
+	else if (strcmp(name, "list_types") == 0)
+		fs.ntypes = 2;
+	else if (strcmp(name, "list_q") == 0)
+		fs.match = (char *)"\"x\"";
+	else if (strcmp(name, "list_q_status") == 0) {
+		fs.match = (char *)"\"x\"";
+		fs.statuses = 1u << TASK_SUCCESS;
+	} else if (strcmp(name, "retry_candidates") == 0) {
+		fs.statuses = (1u << TASK_FAILED) | (1u << TASK_CANCELLED);
+		sb_add(sb, "SELECT " TASK_COLS " FROM tasks WHERE 1");
+		fshape_sql(sb, &fs, "", false);
+		sb_add(sb, " AND NOT EXISTS (SELECT 1 FROM tasks AS r "
+		    "WHERE r.retry_of = tasks.id) ORDER BY seq");
+		return sb->oom ? NULL : sb->p;
+	} else
+		return NULL;
+	list_sql(sb, &fs);
+	return sb->oom ? NULL : sb->p;
+}
+
+char *
+store_sqlite_explain(struct store *st, const char *name)
+{
+	struct sbuf	 sb = { 0 }, plan = { 0 };
+	sqlite3_stmt	*s = NULL;
+	const char	*sql, *detail;
+	char		*q = NULL;
+	int		 rc;
+
+	if ((sql = explain_sql(name, &sb)) == NULL) {
+		set_err(st, STORE_INVALID, "no query %s", name);
+		goto out;
+	}
+	if ((q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql)) == NULL)
+		goto out;
+	if ((rc = sqlite3_prepare_v2(st->db, q, -1, &s, NULL)) != SQLITE_OK) {
+		db_err(st, rc, "explain");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		detail = (const char *)sqlite3_column_text(s, 3);
+		if (plan.len > 0)
+			sb_add(&plan, "\n");
+		sb_add(&plan, detail != NULL ? detail : "");
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(st, rc, "explain");
+		free(plan.p);
+		plan.p = NULL;
+	}
+	if (plan.oom) {
+		free(plan.p);
+		plan.p = NULL;
+	}
+out:
+	sqlite3_finalize(s);
+	sqlite3_free(q);
+	free(sb.p);
+	return plan.p;
+}

@@ -288,8 +288,8 @@ struct verdict {
 };
 
 /*
- * After a truncating snprintf, drops a UTF-8 sequence cut in the middle,
- * so field and detail stay valid UTF-8 in the JSON error body.
+ * Drops a trailing UTF-8 sequence that a truncating snprintf cut in the
+ * middle, so field and detail stay valid UTF-8 in the JSON error body.
  */
 static void
 utf8_trim(char *buf, size_t size)
@@ -327,22 +327,20 @@ reject(struct verdict *v, const char *field, const char *fmt, ...)
 	va_list	 ap;
 	int	 n;
 
+	/* utf8_trim leaves complete text alone, so it runs unconditionally. */
 	if (v->fieldlen > 0) {
-		if (snprintf(v->field, v->fieldlen, "%s", field) >=
-		    (int)v->fieldlen)
-			utf8_trim(v->field, v->fieldlen);
+		snprintf(v->field, v->fieldlen, "%s", field);
+		utf8_trim(v->field, v->fieldlen);
 	}
 	if (v->detaillen > 0) {
 		n = snprintf(v->detail, v->detaillen, "%s: ", field);
-		if (n < 0 || (size_t)n >= v->detaillen) {
-			utf8_trim(v->detail, v->detaillen);
-			return false;
+		if (n >= 0 && (size_t)n < v->detaillen) {
+			va_start(ap, fmt);
+			vsnprintf(v->detail + n, v->detaillen - (size_t)n, fmt,
+			    ap);
+			va_end(ap);
 		}
-		va_start(ap, fmt);
-		if (vsnprintf(v->detail + n, v->detaillen - (size_t)n, fmt,
-		    ap) >= (int)(v->detaillen - (size_t)n))
-			utf8_trim(v->detail, v->detaillen);
-		va_end(ap);
+		utf8_trim(v->detail, v->detaillen);
 	}
 	return false;
 }

@@ -1,0 +1,479 @@
+/*
+ * One task's child process: spawning it isolated (own process group, fresh
+ * signal state, no inherited descriptors but its two pipes, resource limits,
+ * death with the runner), reading its report and stderr pipes, stopping it,
+ * and turning how it ended into the outcome the store records.
+ */
+#include <config.h>
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "store.h"
+#include "runner.h"
+
+#define CHILD_REPORT_FD	3	/* the report pipe's number in the child */
+#define CHILD_READ_MAX	(64 * 1024)
+
+/* Moves fd to a number >= 10, so the dup2() to 0..3 cannot clobber it. */
+static int
+child_fd_high(int fd)
+{
+	int	 nfd;
+
+	if ((nfd = fcntl(fd, F_DUPFD, 10)) == -1)
+		_exit(127);
+	return nfd;
+}
+
+static void
+child_close_from(int lowfd)
+{
+	long	 max, fd;
+
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9: close one by one up to the limit. */
+	if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		(void)close((int)fd);
+}
+
+static void
+child_limit(int resource, rlim_t soft, rlim_t hard)
+{
+	struct rlimit	 rl;
+
+	rl.rlim_cur = soft;
+	rl.rlim_max = hard;
+	if (setrlimit(resource, &rl) == -1)
+		fprintf(stderr, "taskq-runner child: setrlimit: %s\n", strerror(errno));
+}
+
+/*
+ * The child's side of the fork: isolate, then run the worker and leave with
+ * _exit() (never exit(): the stdio buffers and atexit handlers are the
+ * runner's).  Runs in a copy of a single-threaded process, so allocating is
+ * safe here.
+ */
+static void __attribute__((noreturn))
+child_main(struct task *task, const struct config *cfg, bool test_hooks,
+    worker_fn worker, pid_t parent, int rw, int ew)
+{
+	struct worker_ctx	 ctx;
+	struct sigaction	 sa;
+	sigset_t		 set;
+	int			 sig, nul;
+
+	/* Own process group, so that a kill reaches whatever it spawns. */
+	(void)setpgid(0, 0);
+
+	/* Die with the runner; the runner may have died before the prctl. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(126);
+
+	/* Fresh signal state: default dispositions, nothing blocked. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);	/* fails for KILL, STOP: fine */
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+
+	/* Descriptors: 0 /dev/null, 1 and 2 the stderr pipe, 3 the report pipe. */
+	rw = child_fd_high(rw);
+	ew = child_fd_high(ew);
+	if ((nul = open("/dev/null", O_RDWR)) == -1)
+		_exit(127);
+	nul = child_fd_high(nul);
+	if (dup2(nul, STDIN_FILENO) == -1 || dup2(ew, STDOUT_FILENO) == -1 ||
+	    dup2(ew, STDERR_FILENO) == -1 || dup2(rw, CHILD_REPORT_FD) == -1)
+		_exit(127);
+	child_close_from(CHILD_REPORT_FD + 1);
+
+	if (cfg->child_max_memory > 0)
+		child_limit(RLIMIT_AS, (rlim_t)cfg->child_max_memory,
+		    (rlim_t)cfg->child_max_memory);
+	if (cfg->child_max_cpu_s > 0)
+		child_limit(RLIMIT_CPU, (rlim_t)cfg->child_max_cpu_s,
+		    (rlim_t)cfg->child_max_cpu_s + 1);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.fd = CHILD_REPORT_FD;
+	ctx.task = task;
+	ctx.cfg = cfg;
+	ctx.test_hooks = test_hooks;
+	ctx.last_progress = -1;
+	worker(&ctx);
+	if (!ctx.done)
+		worker_fail(&ctx, "worker returned without a result", false);
+	_exit(0);
+}
+
+static int
+child_nonblock(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Forks the child for task.  On success the child owns task (freed by
+ * child_free) and is returned; on failure NULL, errno set, the caller still
+ * owns task and the failure is logged here.
+ */
+struct child *
+child_spawn(struct task *task, const struct config *cfg, bool test_hooks)
+{
+	struct child	*c = NULL;
+	int		 rp[2] = { -1, -1 }, ep[2] = { -1, -1 }, serrno;
+	pid_t		 parent, pid;
+	worker_fn	 worker;
+
+	worker = worker_find(task->task_type);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("task %s: calloc", task->id);
+		goto fail;
+	}
+	c->rfd = c->efd = -1;
+	proto_reader_init(&c->rd);
+	ring_init(&c->err);
+	if (pipe2(rp, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1) {
+		log_warn("task %s: pipe", task->id);
+		goto fail;
+	}
+	parent = getpid();
+	if ((pid = fork()) == -1) {
+		log_warn("task %s: fork", task->id);
+		goto fail;
+	}
+	if (pid == 0)
+		child_main(task, cfg, test_hooks, worker, parent, rp[1], ep[1]);
+
+	/* Both sides set the group, so it is set whichever runs first. */
+	if (setpgid(pid, pid) == -1 && errno != EACCES && errno != ESRCH)
+		log_warn("task %s: setpgid %d", task->id, (int)pid);
+	close(rp[1]);
+	close(ep[1]);
+	c->rfd = rp[0];
+	c->efd = ep[0];
+	if (child_nonblock(c->rfd) == -1 || child_nonblock(c->efd) == -1)
+		log_warn("task %s: O_NONBLOCK", task->id);	/* reads may block briefly */
+	c->pid = pid;
+	c->task = task;
+	c->started = mono_ms();
+	c->deadline = c->started + (int64_t)(task->timeout_s > 0 ?
+	    task->timeout_s : 86400) * 1000;
+	c->progress = task->progress;
+	return c;
+fail:
+	serrno = errno;
+	if (rp[0] != -1) {
+		close(rp[0]);
+		close(rp[1]);
+	}
+	if (ep[0] != -1) {
+		close(ep[0]);
+		close(ep[1]);
+	}
+	if (c != NULL) {
+		proto_reader_free(&c->rd);
+		free(c);
+	}
+	errno = serrno;
+	return NULL;
+}
+
+void
+child_free(struct child *c)
+{
+	if (c == NULL)
+		return;
+	if (c->rfd != -1)
+		close(c->rfd);
+	if (c->efd != -1)
+		close(c->efd);
+	proto_reader_free(&c->rd);
+	ring_free(&c->err);
+	free(c->result);
+	free(c->proto_error);
+	free(c->fin.error);
+	free(c->fin.output);
+	task_free(c->task);
+	free(c);
+}
+
+/* Signals the child's whole process group (if it still exists). */
+void
+child_signal(struct child *c, int sig)
+{
+	if (c->pid <= 0)
+		return;
+	if (kill(-c->pid, sig) == -1 && errno == ESRCH)
+		(void)kill(c->pid, sig);
+}
+
+/* A protocol violation: record why, stop reading and kill the child. */
+static void
+child_refuse(struct child *c, const char *why)
+{
+	if (c->proto_error == NULL && asprintf(&c->proto_error,
+	    "worker protocol error: %s", why) == -1)
+		c->proto_error = NULL;
+	log_warnx("task %s: worker protocol error: %s", c->task->id, why);
+	if (c->rfd != -1) {
+		close(c->rfd);
+		c->rfd = -1;
+	}
+	child_signal(c, SIGKILL);
+}
+
+/* Whether the n bytes at p are exactly one JSON object, in valid UTF-8. */
+static bool
+child_json_object(const unsigned char *p, size_t n)
+{
+	struct json_tokener	*tok;
+	struct json_object	*obj;
+	bool			 ok;
+
+	if (n > INT32_MAX || memchr(p, '\0', n) != NULL ||
+	    (tok = json_tokener_new()) == NULL)
+		return false;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, (const char *)p, (int)n);
+	ok = obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_tokener_get_parse_end(tok) == n &&
+	    json_object_is_type(obj, json_type_object);
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return ok;
+}
+
+static void
+child_frame(struct child *c, const struct proto_frame *f)
+{
+	char	*s;
+
+	switch (f->type) {
+	case PROTO_PROGRESS:
+		if (f->payload[0] <= 100 && f->payload[0] != c->progress) {
+			c->progress = f->payload[0];
+			c->progress_dirty = true;
+		}
+		break;
+	case PROTO_RESULT:
+		if (c->reported)
+			break;	/* the first report wins */
+		if (!child_json_object(f->payload, f->len)) {
+			child_refuse(c, "the result is not a JSON object");
+			break;
+		}
+		if ((s = strndup((const char *)f->payload, f->len)) == NULL) {
+			child_refuse(c, "out of memory for the result");
+			break;
+		}
+		c->reported = true;
+		c->result = s;
+		break;
+	case PROTO_FAIL:
+		if (c->reported)
+			break;
+		if ((s = malloc(f->len)) == NULL) {
+			child_refuse(c, "out of memory for the error");
+			break;
+		}
+		memcpy(s, f->payload + 1, f->len - 1);
+		s[f->len - 1] = '\0';
+		utf8_sanitize(s, f->len - 1);
+		c->reported = true;
+		c->failed = true;
+		c->temporary = f->payload[0] != 0;
+		c->result = s;
+		break;
+	default:
+		child_refuse(c, "unknown frame type");
+		break;
+	}
+}
+
+/*
+ * Reads what is available on fd (one of the child's pipes), up to a bound per
+ * call so that one chatty child cannot starve the others; closes it at EOF.
+ */
+void
+child_read(struct child *c, int fd)
+{
+	unsigned char		 buf[16384];
+	struct proto_frame	 f;
+	enum proto_err		 e;
+	ssize_t			 n;
+	size_t			 total = 0;
+
+	while (total < CHILD_READ_MAX) {
+		if (fd == -1 || (fd != c->rfd && fd != c->efd))
+			return;
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("task %s: read from child", c->task->id);
+			if (errno == EAGAIN)
+				return;
+			n = 0;	/* treat as EOF */
+		}
+		if (n == 0) {
+			if (fd == c->rfd) {
+				if ((e = proto_reader_eof(&c->rd)) != PROTO_OK &&
+				    !c->reported)
+					log_debug("task %s: report stream: %s",
+					    c->task->id, proto_strerror(e));
+				close(c->rfd);
+				c->rfd = -1;
+			} else {
+				close(c->efd);
+				c->efd = -1;
+			}
+			return;
+		}
+		total += (size_t)n;
+		if (fd == c->efd) {
+			if (!ring_write(&c->err, buf, (size_t)n))
+				log_warnx("task %s: out of memory for worker output",
+				    c->task->id);
+			continue;
+		}
+		if ((e = proto_reader_feed(&c->rd, buf, (size_t)n)) != PROTO_OK) {
+			child_refuse(c, proto_strerror(e));
+			return;
+		}
+		while ((e = proto_reader_next(&c->rd, &f)) == PROTO_OK) {
+			child_frame(c, &f);
+			if (c->rfd == -1)
+				return;
+		}
+		if (e != PROTO_AGAIN) {
+			child_refuse(c, proto_strerror(e));
+			return;
+		}
+	}
+}
+
+/*
+ * After the child exited: everything it wrote is in the pipes, so read until
+ * EAGAIN and close them (a grandchild holding them open is not waited for).
+ */
+void
+child_drain(struct child *c)
+{
+	int	 i;
+
+	for (i = 0; i < 1024 && c->rfd != -1; i++)
+		child_read(c, c->rfd);
+	for (i = 0; i < 1024 && c->efd != -1; i++)
+		child_read(c, c->efd);
+	if (c->rfd != -1) {
+		close(c->rfd);
+		c->rfd = -1;
+	}
+	if (c->efd != -1) {
+		close(c->efd);
+		c->efd = -1;
+	}
+}
+
+static char *
+child_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+child_strdupf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return rc == -1 ? NULL : s;
+}
+
+/*
+ * Decides what the store records for an exited child.  Why we stopped it
+ * comes first (a cancelled task records nothing; a timed-out one fails even
+ * if a late result slipped in), then what it reported, then how it died.
+ */
+void
+child_conclude(struct child *c, const struct config *cfg)
+{
+	int	 sig;
+
+	c->finish_ready = true;
+	c->fin.output = ring_text(&c->err);
+	c->fin.outcome = OUTCOME_FAILED;
+	switch (c->end) {
+	case CHILD_END_CANCELLED:
+		c->fin.outcome = -1;	/* nothing to write */
+		return;
+	case CHILD_END_SHUTDOWN:
+		c->fin.outcome = OUTCOME_LOST;
+		c->fin.retry_at = time_now_ms();
+		c->fin.error = strdup("runner shut down before the task finished");
+		return;
+	case CHILD_END_TIMEOUT:
+		c->fin.error = child_strdupf("timed out after %d s", c->task->timeout_s);
+		return;
+	case CHILD_END_NONE:
+		break;
+	}
+	if (c->proto_error != NULL) {
+		c->fin.error = c->proto_error;
+		c->proto_error = NULL;
+		return;
+	}
+	if (c->reported && !c->failed) {
+		c->fin.outcome = OUTCOME_SUCCESS;
+		return;
+	}
+	if (c->reported) {
+		c->fin.error = c->result;
+		c->result = NULL;
+		if (c->temporary) {
+			c->fin.outcome = OUTCOME_RETRY;
+			c->fin.retry_at = time_now_ms() + backoff_delay_ms(
+			    cfg->retry_base_ms, cfg->retry_max_ms,
+			    c->task->attempt, backoff_random());
+		}
+		return;
+	}
+	if (WIFSIGNALED(c->status)) {
+		sig = WTERMSIG(c->status);
+		if (sig == SIGXCPU && cfg->child_max_cpu_s > 0)
+			c->fin.error = child_strdupf("worker exceeded its CPU time "
+			    "limit (child_max_cpu_s = %d)", cfg->child_max_cpu_s);
+		else
+			c->fin.error = child_strdupf("worker crashed (signal %d)", sig);
+	} else
+		c->fin.error = child_strdupf("worker exited with status %d "
+		    "without a result", WEXITSTATUS(c->status));
+}

@@ -1,0 +1,243 @@
+/*
+ * taskq-runner: the daemon that claims PENDING tasks from the store, runs
+ * each in a forked, isolated child and records how it ended.  This header is
+ * the map of the program: one section per file.
+ *
+ * Process model.  The runner process is the only one of its side that
+ * touches the database.  A child never opens it: it reports progress, its
+ * result or its failure over a pipe in length-prefixed frames (proto.c) and
+ * its stderr is captured into a bounded ring (ring.c).  The main loop
+ * (loop.c) waits in one ppoll() over a signalfd, an inotify descriptor on the
+ * database's directory (every commit by taskq-api writes the -wal file, which
+ * is the wake-up signal) and every child's pipes.
+ *
+ * Test hooks (inert unless the runner's environment has TASKQ_TEST_HOOKS=1,
+ * so that no submitted task can trigger them in production):
+ *   echo message "__taskq_test_alloc__"    allocates and touches memory in
+ *                                           1 MiB steps until child_max_memory
+ *                                           stops it (refuses if it is 0)
+ *   echo message "__taskq_test_hang__"     ignores SIGTERM and sleeps forever
+ *   echo message "__taskq_test_crash__"    raises SIGSEGV
+ *   echo message "__taskq_test_exit__"     exits with status 3, no result
+ *   echo message "__taskq_test_tempfail__" reports a temporary failure
+ *   echo message "__taskq_test_stderr__"   writes 200 KiB to stderr, then
+ *                                           succeeds
+ *   echo message "__taskq_test_isolation__" succeeds with what the child
+ *                                           inherited: open fds, blocked and
+ *                                           ignored signals, process group
+ * and, independent of TASKQ_TEST_HOOKS, TASKQ_ECHO_TRACE=PATH: the echo
+ * worker appends "<task id>\n" to PATH (O_APPEND, one write(2)) when it
+ * starts executing; the exactly-once tests count these lines.
+ */
+#ifndef TASKQ_RUNNER_H
+#define TASKQ_RUNNER_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/config.h"
+#include "task.h"
+#include "tasktype.h"
+
+struct store;
+
+/* proto.c */
+
+/*
+ * A frame is a 5-byte header, type (1 byte) and payload length (4 bytes,
+ * big-endian), then the payload.  Payloads are bounded: a frame announcing
+ * more than PROTO_MAX_PAYLOAD is refused from its header, before anything is
+ * allocated, and ends the task as FAILED.
+ */
+#define PROTO_HDR_LEN		5
+#define PROTO_MAX_PAYLOAD	(1024 * 1024)	/* 1 MiB: results, messages */
+
+enum proto_type {
+	PROTO_PROGRESS = 1,	/* payload: one byte, 0..100 */
+	PROTO_RESULT,		/* payload: JSON object text */
+	PROTO_FAIL,		/* payload: temporary flag byte (0/1), message */
+	PROTO__MAX
+};
+
+enum proto_err {
+	PROTO_OK = 0,
+	PROTO_AGAIN,		/* no complete frame buffered yet */
+	PROTO_TOOBIG,		/* a frame larger than PROTO_MAX_PAYLOAD */
+	PROTO_BADTYPE,		/* an unknown frame type */
+	PROTO_BADFRAME,		/* a malformed payload for its type */
+	PROTO_TRUNCATED,	/* end of stream inside a frame */
+	PROTO_NOMEM,
+	PROTO_IO,		/* write(2) failed (worker side) */
+	PROTO_ERR__MAX
+};
+
+const char	*proto_strerror(enum proto_err);
+
+/* An incremental decoder of one child's report stream. */
+struct proto_reader {
+	unsigned char	*buf;		/* owned; buffered bytes */
+	size_t		 len;		/* bytes buffered */
+	size_t		 cap;
+	size_t		 off;		/* bytes already returned as frames */
+	bool		 failed;	/* a hard error was returned: stay failed */
+	enum proto_err	 err;		/* ... that error */
+};
+
+/* One decoded frame; payload borrowed from the reader until the next feed. */
+struct proto_frame {
+	enum proto_type	 type;
+	const unsigned char *payload;
+	size_t		 len;
+};
+
+void		 proto_reader_init(struct proto_reader *);
+void		 proto_reader_free(struct proto_reader *);	/* contents only */
+enum proto_err	 proto_reader_feed(struct proto_reader *, const void *, size_t);
+enum proto_err	 proto_reader_next(struct proto_reader *, struct proto_frame *);
+enum proto_err	 proto_reader_eof(const struct proto_reader *);
+
+/* Encoding, for tests and the worker side: writes one frame to fd. */
+enum proto_err	 proto_write(int fd, enum proto_type, const void *, size_t);
+
+/*
+ * The worker side.  A worker runs in the child with a struct worker_ctx and
+ * reports through these three helpers only.  worker_progress() is
+ * rate-limited (a frame only when the value changed and ~100 ms passed, or it
+ * reaches 100).  The first of worker_result()/worker_fail() is final; later
+ * reports are ignored.
+ */
+struct worker_ctx {
+	int			 fd;		/* report pipe */
+	const struct task	*task;		/* borrowed */
+	const struct config	*cfg;		/* borrowed */
+	bool			 test_hooks;	/* TASKQ_TEST_HOOKS=1 */
+	int			 last_progress;	/* last value sent, -1 none */
+	int64_t			 last_progress_ms;
+	bool			 done;		/* result or failure sent */
+};
+
+void	worker_progress(struct worker_ctx *, int pct);
+void	worker_result(struct worker_ctx *, const char *json);
+void	worker_fail(struct worker_ctx *, const char *msg, bool temporary);
+void	worker_failf(struct worker_ctx *, bool temporary, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* backoff.c */
+
+/*
+ * Exponential backoff with full jitter: a delay uniformly drawn from
+ * [0, min(max_ms, base_ms * 2^(attempt-1))], computed without overflow for
+ * any attempt.  r is the random draw (a seam for tests).
+ */
+int64_t	 backoff_delay_ms(int64_t base_ms, int64_t max_ms, int attempt, uint64_t r);
+uint64_t backoff_random(void);
+
+/* ring.c */
+
+#define RING_SIZE	(64 * 1024)	/* worker stderr kept: the last 64 KiB */
+
+struct ring {
+	char		*buf;		/* owned, RING_SIZE bytes, NULL until first write */
+	size_t		 start;		/* oldest byte */
+	size_t		 len;
+	uint64_t	 total;		/* bytes ever written */
+};
+
+void	 ring_init(struct ring *);
+void	 ring_free(struct ring *);	/* contents only */
+bool	 ring_write(struct ring *, const void *, size_t);
+/* The contents as a NUL-terminated string with invalid UTF-8 and NULs
+ * replaced (caller frees), or NULL if empty or out of memory. */
+char	*ring_text(const struct ring *);
+/* Replaces, in place, bytes that are not valid UTF-8 (and NUL) with '?'. */
+void	 utf8_sanitize(char *, size_t);
+
+/* workers.c */
+
+typedef void (*worker_fn)(struct worker_ctx *);
+
+/* The worker of a type name; never NULL (unknown or unimplemented types get
+ * one that fails the task with an explanation). */
+worker_fn	 worker_find(const char *type_name);
+
+/* worker_echo.c */
+
+void	 worker_echo(struct worker_ctx *);
+
+/* child.c */
+
+enum child_end {
+	CHILD_END_NONE = 0,	/* running, or ended by itself */
+	CHILD_END_CANCELLED,	/* gone from under us: no finish is written */
+	CHILD_END_TIMEOUT,	/* exceeded task->timeout_s */
+	CHILD_END_SHUTDOWN,	/* killed at the end of the shutdown grace */
+};
+
+struct child {
+	struct task	*task;		/* owned */
+	pid_t		 pid;		/* also its process group; 0 once reaped */
+	int		 rfd;		/* report pipe, -1 when closed */
+	int		 efd;		/* stderr pipe, -1 when closed */
+	struct proto_reader rd;
+	struct ring	 err;
+	int64_t		 started;	/* monotonic ms */
+	int64_t		 deadline;	/* monotonic ms of the timeout */
+	int64_t		 kill_at;	/* monotonic ms of the SIGKILL, 0 none */
+	enum child_end	 end;		/* why we stopped it */
+	int		 progress;	/* last reported */
+	bool		 progress_dirty; /* not yet written */
+	bool		 reported;	/* result or failure received */
+	bool		 failed;	/* ... and it was a failure */
+	bool		 temporary;	/* ... a temporary one */
+	char		*result;	/* owned: result JSON or error message */
+	char		*proto_error;	/* owned: why the stream was refused */
+	bool		 exited;
+	int		 status;	/* waitpid() status once exited */
+	bool		 finish_ready;	/* outcome computed, awaiting the store */
+	struct task_finish_buf {
+		int		 outcome;	/* enum task_outcome */
+		char		*error;		/* owned */
+		char		*output;	/* owned */
+		int64_t		 retry_at;
+	} fin;
+};
+
+struct child	*child_spawn(struct task *, const struct config *, bool test_hooks);
+void		 child_free(struct child *);
+void		 child_signal(struct child *, int sig);
+/* Reads what is available on the child's pipes; false at EOF of both. */
+void		 child_read(struct child *, int fd);
+void		 child_drain(struct child *);
+/* Computes the outcome of an exited child into c->fin (c->finish_ready). */
+void		 child_conclude(struct child *, const struct config *);
+
+/* loop.c */
+
+struct runner_opts {
+	const char	*config_path;	/* NULL: the default, missing is OK */
+	bool		 config_must_exist;
+	char	       **overrides;	/* "key=value" strings, borrowed */
+	size_t		 noverrides;
+};
+
+/* Loads the config file and the overrides into cfg; false with err set. */
+bool	 runner_config_load(const struct runner_opts *, struct config *,
+	    char *err, size_t errlen);
+/* Runs until SIGTERM/SIGINT and the drain; returns the exit status. */
+int	 runner_run(const struct runner_opts *, struct config *);
+int64_t	 mono_ms(void);
+
+/* notify.c (no-ops without libsystemd) */
+
+void	 notify_ready(void);
+void	 notify_stopping(void);
+void	 notify_reloading(void);
+void	 notify_watchdog(void);
+void	 notify_status(const char *);
+/* Half the watchdog period in ms, or 0 when no watchdog is configured. */
+int64_t	 notify_watchdog_interval_ms(void);
+
+#endif /* TASKQ_RUNNER_H */

@@ -1,0 +1,1968 @@
+/*
+ * Unit tests of lib/store_sqlite.c against real database files in a
+ * temporary directory: every transition and its conflicts, races between
+ * connections and processes, migrations, counts checked against COUNT(*),
+ * query plans, pagination, search, recovery, retention and files.  The tests
+ * read the file with sqlite3 directly to check what the store wrote.
+ */
+#include <config.h>
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_sqlite_internal.h"
+#include "task.h"
+
+#define BUSY_MS	5000
+
+struct fix {
+	char		 dir[256];
+	char		 path[300];
+	struct store	*st;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int
+setup(void **state)
+{
+	struct fix	*fx;
+	const char	*tmp;
+	char		 eb[512];
+
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	if ((tmp = getenv("TMPDIR")) == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX", tmp);
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/taskq.db", fx->dir);
+	assert_int_equal(store_open(fx->path, 0, BUSY_MS, &fx->st, eb,
+	    sizeof(eb)), STORE_OK);
+	*state = fx;
+	return 0;
+}
+
+static void
+unlink_db(const char *path)
+{
+	char	 p[400];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-journal", path);
+	unlink(p);
+}
+
+static int
+teardown(void **state)
+{
+	struct fix	*fx = *state;
+	char		 p[400];
+
+	store_close(fx->st);
+	unlink_db(fx->path);
+	snprintf(p, sizeof(p), "%s/other.db", fx->dir);
+	unlink_db(p);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static sqlite3 *
+raw_open(const char *path)
+{
+	sqlite3	*db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, BUSY_MS);
+	return db;
+}
+
+/* The first column of the first row of sql on the file, read directly. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3		*db = raw_open(path);
+	sqlite3_stmt	*s = NULL;
+	int64_t		 v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3	*db = raw_open(path);
+	char	*msg = NULL;
+	int	 rc;
+
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+static struct task *
+submit(struct store *st, const char *type, const char *params, int priority)
+{
+	struct task_new	 tn;
+	struct task	*t = NULL;
+	bool		 existed = true;
+
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = type;
+	tn.parameters = params;
+	tn.priority = priority;
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	assert_int_equal(store_task_submit(st, &tn, &t, &existed), STORE_OK);
+	assert_false(existed);
+	assert_non_null(t);
+	return t;
+}
+
+static struct task *
+submit_attempts(struct store *st, int max_attempts)
+{
+	struct task_new	 tn;
+	struct task	*t = NULL;
+	bool		 existed;
+
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.parameters = "{}";
+	tn.max_attempts = max_attempts;
+	tn.timeout_s = 60;
+	assert_int_equal(store_task_submit(st, &tn, &t, &existed), STORE_OK);
+	return t;
+}
+
+/* Claims exactly one task (asserted) as runner. */
+static struct task *
+claim_one(struct store *st, const char *runner)
+{
+	struct task	**ts = NULL, *t;
+	size_t		 n = 0;
+
+	assert_int_equal(store_task_claim(st, runner, 1, &ts, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	t = ts[0];
+	free(ts);
+	return t;
+}
+
+static size_t
+claim_count(struct store *st, const char *runner, size_t max)
+{
+	struct task	**ts = NULL;
+	size_t		 n = 0, i;
+
+	assert_int_equal(store_task_claim(st, runner, max, &ts, &n), STORE_OK);
+	for (i = 0; i < n; i++)
+		task_free(ts[i]);
+	free(ts);
+	return n;
+}
+
+static enum store_err
+finish(struct store *st, const struct task *t, int64_t token,
+    enum task_outcome oc, const char *result, const char *error)
+{
+	struct task_finish	 fi;
+	enum store_err		 ie = STORE_DB;
+
+	memset(&fi, 0, sizeof(fi));
+	fi.id = t->id;
+	fi.claim_token = token;
+	fi.outcome = oc;
+	fi.result_data = result;
+	fi.error_message = error;
+	assert_int_equal(store_task_finish_many(st, &fi, 1, &ie), STORE_OK);
+	return ie;
+}
+
+static struct task *
+get(struct store *st, const char *id)
+{
+	struct task	*t = NULL;
+
+	assert_int_equal(store_task_get(st, id, &t), STORE_OK);
+	return t;
+}
+
+static enum task_status
+status_of(struct store *st, const char *id)
+{
+	struct task	*t = get(st, id);
+	enum task_status s = t->status;
+
+	task_free(t);
+	return s;
+}
+
+/*
+ * The store's counts (per type and in total) equal COUNT(*) over the tasks
+ * table computed here directly.
+ */
+static void
+assert_counts_exact(struct fix *fx)
+{
+	struct store_stats	 ss;
+	sqlite3			*db;
+	sqlite3_stmt		*s;
+	int64_t			 total_raw[TASK_STATUS__MAX] = { 0 };
+	int64_t			 sum_types = 0, nraw = 0;
+	size_t			 i, j;
+	int			 sv;
+
+	assert_int_equal(store_stats_get(fx->st, &ss), STORE_OK);
+	db = raw_open(fx->path);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT task_type, status, "
+	    "count(*) FROM tasks GROUP BY 1, 2", -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(s, 0);
+		int64_t n = sqlite3_column_int64(s, 2);
+
+		sv = task_status_parse((const char *)sqlite3_column_text(s, 1));
+		assert_true(sv >= 0);
+		total_raw[sv] += n;
+		nraw += n;
+		for (i = 0; i < ss.ntypes; i++)
+			if (strcmp(ss.types[i].task_type, type) == 0)
+				break;
+		assert_true(i < ss.ntypes);
+		assert_int_equal(ss.types[i].by_status[sv], n);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	for (j = 0; j < TASK_STATUS__MAX; j++) {
+		assert_int_equal(ss.by_status[j], total_raw[j]);
+		for (i = 0; i < ss.ntypes; i++)
+			sum_types += ss.types[i].by_status[j];
+	}
+	/* No count that COUNT(*) does not see. */
+	assert_int_equal(sum_types, nraw);
+	store_stats_free(&ss);
+}
+
+/* ---- open and schema ---------------------------------------------------- */
+
+static void
+test_open_creates_wal_schema(void **state)
+{
+	struct fix	*fx = *state;
+	char		 q[64];
+
+	assert_int_equal(store_schema_version(fx->st), STORE_SCHEMA_VERSION);
+	assert_int_equal(STORE_SCHEMA_VERSION, 2);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	/* journal_mode is a string: compare through SQL. */
+	assert_int_equal(raw_int(fx->path,
+	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('tasks', 'tasks_fts', 'finish_rollup', 'counts', "
+	    "'runners', 'paused_types', 'idempotency', 'files')"), 8);
+	assert_int_equal(store_ping(fx->st), STORE_OK);
+	snprintf(q, sizeof(q), "%s", store_strerror(STORE_CONFLICT));
+	assert_string_equal(q, "state conflict");
+	assert_non_null(store_strerror(STORE_ERR__MAX));
+	store_close(NULL);
+}
+
+static void
+test_open_twice_migrates_once(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = NULL;
+	char		 eb[256];
+
+	/* Reopening an up-to-date file changes nothing. */
+	assert_int_equal(store_open(fx->path, 0, BUSY_MS, &st2, eb,
+	    sizeof(eb)), STORE_OK);
+	assert_int_equal(store_schema_version(st2), 2);
+	store_close(st2);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'tasks_fts'"), 1);
+}
+
+static void
+test_open_newer_version_refused(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = (struct store *)1;
+	char		 eb[512], want[64];
+
+	raw_exec(fx->path, "PRAGMA user_version = 7");
+	assert_int_equal(store_open(fx->path, 0, BUSY_MS, &st2, eb,
+	    sizeof(eb)), STORE_VERSION);
+	assert_null(st2);
+	assert_non_null(strstr(eb, fx->path));
+	assert_non_null(strstr(eb, "7"));
+	snprintf(want, sizeof(want), "%d", STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(eb, want));
+	/* Nothing was changed by the refused open. */
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
+}
+
+static void
+test_open_errors_name_path(void **state)
+{
+	struct store	*st2 = (struct store *)1;
+	char		 eb[512];
+
+	(void)state;
+	assert_int_equal(store_open("/nonexistent-dir/x/taskq.db", 0, 100,
+	    &st2, eb, sizeof(eb)), STORE_DB);
+	assert_null(st2);
+	assert_non_null(strstr(eb, "/nonexistent-dir/x/taskq.db"));
+}
+
+static const char *
+fixture_path(char *buf, size_t sz)
+{
+	const char	*srcdir = getenv("srcdir");
+
+#ifdef TASKQ_TOP_SRCDIR
+	if (srcdir == NULL)
+		srcdir = TASKQ_TOP_SRCDIR;
+#endif
+	if (srcdir == NULL)
+		srcdir = ".";
+	snprintf(buf, sz, "%s/tests/unit/fixtures/schema_v1.sql", srcdir);
+	return buf;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	assert_true(len > 0);
+	rewind(f);
+	buf = calloc(1, (size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return buf;
+}
+
+static void
+test_migrate_from_v1_fixture(void **state)
+{
+	struct fix		*fx = *state;
+	struct store		*st2 = NULL;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct task		*t;
+	struct store_stats	 ss;
+	char			 fp[512], path[400], eb[512];
+	char			*sql;
+	const char		*m1;
+	bool			 paused, existed;
+	struct task_new		 tn;
+
+	sql = slurp(fixture_path(fp, sizeof(fp)));
+	/* The fixture is migration 1 verbatim, then rows. */
+	m1 = store_sqlite_migration(1);
+	assert_non_null(m1);
+	assert_int_equal(strncmp(sql, m1, strlen(m1)), 0);
+	assert_null(store_sqlite_migration(0));
+	assert_null(store_sqlite_migration(STORE_SCHEMA_VERSION + 1));
+
+	snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+	raw_exec(path, sql);
+	free(sql);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+	/* NOMIGRATE refuses the old file and leaves it alone. */
+	assert_int_equal(store_open(path, STORE_OPEN_NOMIGRATE, BUSY_MS, &st2,
+	    eb, sizeof(eb)), STORE_VERSION);
+	assert_non_null(strstr(eb, path));
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+	assert_int_equal(store_open(path, 0, BUSY_MS, &st2, eb, sizeof(eb)),
+	    STORE_OK);
+	assert_int_equal(store_schema_version(st2), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+
+	/* Data kept. */
+	t = get(st2, "11111111-1111-4111-8111-111111111111");
+	assert_int_equal(t->status, TASK_SUCCESS);
+	assert_string_equal(t->task_type, "echo");
+	task_free(t);
+	assert_int_equal(store_type_is_paused(st2, "email", &paused), STORE_OK);
+	assert_true(paused);
+
+	/* Search finds rows written before FTS existed. */
+	memset(&f, 0, sizeof(f));
+	f.q = "invoice";
+	assert_int_equal(store_task_list(st2, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id,
+	    "11111111-1111-4111-8111-111111111111");
+	store_task_list_free(&l);
+	f.q = "smtp timeout";
+	assert_int_equal(store_task_list(st2, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id,
+	    "22222222-2222-4222-8222-222222222222");
+	store_task_list_free(&l);
+
+	/* Counts exact, and the rollup was backfilled from finished rows. */
+	assert_int_equal(store_stats_get(st2, &ss), STORE_OK);
+	assert_int_equal(ss.by_status[TASK_PENDING], 1);
+	assert_int_equal(ss.by_status[TASK_SUCCESS], 1);
+	assert_int_equal(ss.by_status[TASK_FAILED], 1);
+	assert_int_equal(ss.by_status[TASK_CANCELLED], 1);
+	assert_int_equal(ss.by_status[TASK_RUNNING], 0);
+	assert_int_equal(ss.oldest_pending_ms, 1764374420000LL);
+	store_stats_free(&ss);
+	assert_int_equal(raw_int(path, "SELECT sum(finished) FROM "
+	    "finish_rollup"), 2);
+	assert_int_equal(raw_int(path, "SELECT sum(failed) FROM "
+	    "finish_rollup"), 1);
+
+	/* The idempotency key of the old file is honoured (its own time). */
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	tn.idempotency_key = "fixture-key";
+	assert_int_equal(store_task_submit(st2, &tn, &t, &existed), STORE_OK);
+	/* The fixture's key is years old by the clock, so a new task. */
+	assert_false(existed);
+	assert_true(t->seq > 4);
+	task_free(t);
+	store_close(st2);
+}
+
+/* ---- submit, get, idempotency ------------------------------------------ */
+
+static void
+test_submit_and_get(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*t, *g;
+	char		 upper[TASK_ID_LEN + 1];
+	size_t		 i;
+
+	t = submit(fx->st, "echo", "{\"message\": \"hi\"}", 7);
+	assert_int_equal(t->status, TASK_PENDING);
+	assert_string_equal(t->task_type, "echo");
+	assert_string_equal(t->parameters, "{\"message\": \"hi\"}");
+	assert_null(t->result_data);
+	assert_null(t->error_message);
+	assert_null(t->claim_owner);
+	assert_string_equal(t->retry_of, "");
+	assert_int_equal(t->attempt, 1);
+	assert_int_equal(t->priority, 7);
+	assert_int_equal(t->progress, 0);
+	assert_true(t->created_at > 0);
+	assert_int_equal(t->run_at, t->created_at);
+	assert_int_equal(t->started_at, 0);
+	assert_int_equal(t->claim_token, 0);
+	assert_int_equal(strlen(t->id), TASK_ID_LEN);
+
+	/* Any case finds it. */
+	for (i = 0; i <= TASK_ID_LEN; i++)
+		upper[i] = (char)(t->id[i] >= 'a' && t->id[i] <= 'f' ?
+		    t->id[i] - 32 : t->id[i]);
+	g = get(fx->st, upper);
+	assert_string_equal(g->id, t->id);
+	assert_int_equal(g->seq, t->seq);
+	task_free(g);
+
+	assert_int_equal(store_task_get(fx->st,
+	    "00000000-0000-4000-8000-000000000000", &g), STORE_NOTFOUND);
+	assert_null(g);
+	assert_int_equal(store_task_get(fx->st, "nope", &g), STORE_INVALID);
+	task_free(t);
+}
+
+static void
+test_submit_invalid(void **state)
+{
+	struct fix	*fx = *state;
+	struct task_new	 tn;
+	struct task	*t = NULL;
+	bool		 ex;
+
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	tn.priority = 101;
+	assert_int_equal(store_task_submit(fx->st, &tn, &t, &ex), STORE_INVALID);
+	assert_null(t);
+	tn.priority = 0;
+	tn.max_attempts = 26;
+	assert_int_equal(store_task_submit(fx->st, &tn, &t, &ex), STORE_INVALID);
+	tn.max_attempts = 1;
+	tn.timeout_s = 0;
+	assert_int_equal(store_task_submit(fx->st, &tn, &t, &ex), STORE_INVALID);
+	tn.timeout_s = 60;
+	tn.task_type = "";
+	assert_int_equal(store_task_submit(fx->st, &tn, &t, &ex), STORE_INVALID);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 0);
+	assert_counts_exact(fx);
+}
+
+static void
+test_submit_many_group(void **state)
+{
+	struct fix	*fx = *state;
+	struct task_new	 tn[4];
+	struct task	*outs[4];
+	bool		 ex[4];
+	enum store_err	 errs[4];
+	size_t		 i;
+
+	memset(tn, 0, sizeof(tn));
+	for (i = 0; i < 4; i++) {
+		tn[i].task_type = i == 3 ? "email" : "echo";
+		tn[i].parameters = "{}";
+		tn[i].max_attempts = 1;
+		tn[i].timeout_s = 60;
+	}
+	tn[1].priority = 500;		/* item-level failure */
+	tn[2].idempotency_key = "k";
+	tn[3].idempotency_key = "k";	/* same key in the same batch */
+	assert_int_equal(store_task_submit_many(fx->st, tn, 4, outs, ex, errs),
+	    STORE_OK);
+	assert_int_equal(errs[0], STORE_OK);
+	assert_int_equal(errs[1], STORE_INVALID);
+	assert_null(outs[1]);
+	assert_int_equal(errs[2], STORE_OK);
+	assert_false(ex[2]);
+	assert_int_equal(errs[3], STORE_OK);
+	assert_true(ex[3]);
+	assert_string_equal(outs[3]->id, outs[2]->id);
+	assert_true(outs[2]->seq > outs[0]->seq);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 2);
+	for (i = 0; i < 4; i++)
+		task_free(outs[i]);
+	assert_counts_exact(fx);
+	assert_int_equal(store_task_submit_many(fx->st, tn, 0, outs, ex, errs),
+	    STORE_OK);
+}
+
+static void
+test_idempotency_returns_first(void **state)
+{
+	struct fix	*fx = *state;
+	struct task_new	 tn;
+	struct task	*a, *b, *c;
+	bool		 ex;
+
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.parameters = "{\"message\": \"one\"}";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	tn.idempotency_key = "order-42";
+	assert_int_equal(store_task_submit(fx->st, &tn, &a, &ex), STORE_OK);
+	assert_false(ex);
+	tn.parameters = "{\"message\": \"two\"}";
+	assert_int_equal(store_task_submit(fx->st, &tn, &b, &ex), STORE_OK);
+	assert_true(ex);
+	assert_string_equal(a->id, b->id);
+	assert_string_equal(b->parameters, "{\"message\": \"one\"}");
+	tn.idempotency_key = "order-43";
+	assert_int_equal(store_task_submit(fx->st, &tn, &c, &ex), STORE_OK);
+	assert_false(ex);
+	assert_string_not_equal(c->id, a->id);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 2);
+
+	/* An expired key (older than 24 h) makes a new task. */
+	raw_exec(fx->path, "UPDATE idempotency SET created_at = created_at - "
+	    "86400001 WHERE key = 'order-42'");
+	task_free(b);
+	tn.idempotency_key = "order-42";
+	assert_int_equal(store_task_submit(fx->st, &tn, &b, &ex), STORE_OK);
+	assert_false(ex);
+	assert_string_not_equal(b->id, a->id);
+	task_free(a);
+	task_free(b);
+	task_free(c);
+}
+
+/* ---- transitions -------------------------------------------------------- */
+
+static void
+test_cancel_transitions(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*p, *r, *c, *out;
+
+	p = submit(fx->st, "echo", "{}", 0);
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_OK);
+	assert_int_equal(out->status, TASK_CANCELLED);
+	assert_true(out->completed_at > 0);
+	task_free(out);
+	assert_counts_exact(fx);
+
+	/* Cancelled again: conflict. */
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_CONFLICT);
+	assert_null(out);
+	assert_non_null(strstr(store_errmsg(fx->st), "CANCELLED"));
+
+	/* RUNNING -> CANCELLED, and the runner's finish then loses. */
+	r = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "r1");
+	assert_string_equal(c->id, r->id);
+	assert_int_equal(store_task_cancel(fx->st, r->id, &out), STORE_OK);
+	assert_int_equal(out->status, TASK_CANCELLED);
+	task_free(out);
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_CONFLICT);
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "x"), STORE_CONFLICT);
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_RETRY,
+	    NULL, "x"), STORE_CONFLICT);
+	assert_int_equal(status_of(fx->st, r->id), TASK_CANCELLED);
+	task_free(c);
+
+	/* Finished tasks cannot be cancelled. */
+	task_free(p);
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "r1");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_OK);
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_CONFLICT);
+	assert_int_equal(status_of(fx->st, p->id), TASK_SUCCESS);
+	task_free(c);
+	task_free(p);
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "r1");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "boom"), STORE_OK);
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_CONFLICT);
+	assert_int_equal(status_of(fx->st, p->id), TASK_FAILED);
+
+	assert_int_equal(store_task_cancel(fx->st,
+	    "00000000-0000-4000-8000-000000000000", &out), STORE_NOTFOUND);
+	assert_int_equal(store_task_cancel(fx->st, "bad", &out), STORE_INVALID);
+	task_free(c);
+	task_free(p);
+	task_free(r);
+	assert_counts_exact(fx);
+}
+
+static void
+test_finish_success_and_failed(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*p, *c, *g;
+
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "runner-a");
+	assert_int_equal(c->status, TASK_RUNNING);
+	assert_string_equal(c->claim_owner, "runner-a");
+	assert_true(c->claim_token > 0);
+	assert_true(c->started_at > 0);
+	assert_counts_exact(fx);
+
+	/* Fencing: a wrong token is a conflict and changes nothing. */
+	assert_int_equal(finish(fx->st, c, c->claim_token ^ 1,
+	    OUTCOME_SUCCESS, "{\"a\": 1}", NULL), STORE_CONFLICT);
+	assert_int_equal(status_of(fx->st, p->id), TASK_RUNNING);
+
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{\"a\": 1}", NULL), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_SUCCESS);
+	assert_int_equal(g->progress, 100);
+	assert_string_equal(g->result_data, "{\"a\": 1}");
+	assert_null(g->error_message);
+	assert_true(g->completed_at >= g->started_at);
+	task_free(g);
+	/* A second finish of the same claim: conflict, result kept. */
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "late"), STORE_CONFLICT);
+	assert_int_equal(status_of(fx->st, p->id), TASK_SUCCESS);
+	task_free(c);
+	task_free(p);
+
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "runner-a");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "requested failure"), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_FAILED);
+	assert_string_equal(g->error_message, "requested failure");
+	assert_null(g->result_data);
+	task_free(g);
+	task_free(c);
+	task_free(p);
+	assert_counts_exact(fx);
+}
+
+static void
+test_finish_many_mixed(void **state)
+{
+	struct fix		*fx = *state;
+	struct task		*a, *b, *ca, *cb;
+	struct task_finish	 fi[2];
+	enum store_err		 errs[2];
+
+	a = submit(fx->st, "echo", "{}", 0);
+	b = submit(fx->st, "echo", "{}", 0);
+	ca = claim_one(fx->st, "r");
+	cb = claim_one(fx->st, "r");
+	assert_string_equal(ca->id, a->id);
+	memset(fi, 0, sizeof(fi));
+	fi[0].id = ca->id;
+	fi[0].claim_token = ca->claim_token;
+	fi[0].outcome = OUTCOME_SUCCESS;
+	fi[0].result_data = "{}";
+	fi[0].worker_output = "some stderr";
+	fi[1].id = cb->id;
+	fi[1].claim_token = 12345;	/* not its token */
+	fi[1].outcome = OUTCOME_SUCCESS;
+	assert_int_equal(store_task_finish_many(fx->st, fi, 2, errs), STORE_OK);
+	assert_int_equal(errs[0], STORE_OK);
+	assert_int_equal(errs[1], STORE_CONFLICT);
+	task_free(ca);
+	ca = get(fx->st, a->id);
+	assert_string_equal(ca->worker_output, "some stderr");
+	assert_int_equal(status_of(fx->st, b->id), TASK_RUNNING);
+	task_free(a);
+	task_free(b);
+	task_free(ca);
+	task_free(cb);
+	assert_counts_exact(fx);
+}
+
+static void
+test_finish_retry_and_lost(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*p, *c, *g;
+	struct task_finish fi;
+	enum store_err	 ie;
+	int64_t		 later;
+
+	p = submit_attempts(fx->st, 3);
+	c = claim_one(fx->st, "r");
+	later = time_now_ms() + 3600 * 1000;
+	memset(&fi, 0, sizeof(fi));
+	fi.id = c->id;
+	fi.claim_token = c->claim_token;
+	fi.outcome = OUTCOME_RETRY;
+	fi.error_message = "temporary";
+	fi.retry_at = later;
+	assert_int_equal(store_task_finish_many(fx->st, &fi, 1, &ie), STORE_OK);
+	assert_int_equal(ie, STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_PENDING);
+	assert_int_equal(g->attempt, 2);
+	assert_int_equal(g->run_at, later);
+	assert_int_equal(g->claim_token, 0);
+	assert_null(g->claim_owner);
+	assert_int_equal(g->progress, 0);
+	assert_null(g->error_message);
+	task_free(g);
+	/* Not claimable before run_at. */
+	assert_int_equal(claim_count(fx->st, "r", 10), 0);
+	raw_exec(fx->path, "UPDATE tasks SET run_at = 0");
+	task_free(c);
+	c = claim_one(fx->st, "r");
+	assert_int_equal(c->attempt, 2);
+	/* LOST requeues too. */
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_LOST, NULL,
+	    NULL), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_PENDING);
+	assert_int_equal(g->attempt, 3);
+	task_free(g);
+	task_free(c);
+	/* The third attempt is the last: RETRY now fails with its error. */
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_RETRY, NULL,
+	    "still temporary"), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_FAILED);
+	assert_int_equal(g->attempt, 3);
+	assert_string_equal(g->error_message, "still temporary");
+	assert_true(g->completed_at > 0);
+	task_free(g);
+	task_free(c);
+	task_free(p);
+
+	/* LOST on the last attempt: FAILED "runner lost". */
+	p = submit_attempts(fx->st, 1);
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_LOST, NULL,
+	    NULL), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->status, TASK_FAILED);
+	assert_string_equal(g->error_message, "runner lost");
+	task_free(g);
+	task_free(c);
+	task_free(p);
+	assert_counts_exact(fx);
+}
+
+static void
+test_retry_creates_new_task(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*p, *c, *r1, *r2, *old;
+
+	p = submit(fx->st, "echo", "{\"message\": \"again\"}", 3);
+	/* PENDING cannot be retried. */
+	assert_int_equal(store_task_retry(fx->st, p->id, &r1), STORE_CONFLICT);
+	assert_null(r1);
+	c = claim_one(fx->st, "r");
+	assert_int_equal(store_task_retry(fx->st, p->id, &r1), STORE_CONFLICT);
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "boom"), STORE_OK);
+	assert_int_equal(store_task_retry(fx->st, p->id, &r1), STORE_OK);
+	assert_string_not_equal(r1->id, p->id);
+	assert_string_equal(r1->retry_of, p->id);
+	assert_int_equal(r1->status, TASK_PENDING);
+	assert_string_equal(r1->parameters, "{\"message\": \"again\"}");
+	assert_int_equal(r1->priority, 3);
+	assert_int_equal(r1->attempt, 1);
+	/* The old task is untouched. */
+	old = get(fx->st, p->id);
+	assert_int_equal(old->status, TASK_FAILED);
+	assert_string_equal(old->error_message, "boom");
+	task_free(old);
+	/* Retrying again makes another new task. */
+	assert_int_equal(store_task_retry(fx->st, p->id, &r2), STORE_OK);
+	assert_string_not_equal(r2->id, r1->id);
+	assert_string_equal(r2->retry_of, p->id);
+	/* SUCCESS cannot be retried; unknown is NOTFOUND. */
+	task_free(c);
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_OK);
+	assert_int_equal(store_task_retry(fx->st, c->id, &old), STORE_CONFLICT);
+	assert_int_equal(store_task_retry(fx->st,
+	    "00000000-0000-4000-8000-000000000000", &old), STORE_NOTFOUND);
+	task_free(c);
+	task_free(p);
+	task_free(r1);
+	task_free(r2);
+	assert_counts_exact(fx);
+}
+
+static void
+test_bulk_cancel_and_retry(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task		*t[6], *c;
+	const char		*types[] = { "email" };
+	int64_t			 n;
+	size_t			 i;
+
+	for (i = 0; i < 6; i++)
+		t[i] = submit(fx->st, i < 4 ? "echo" : "email",
+		    i == 1 ? "{\"message\": \"needle\"}" : "{}", 0);
+	c = claim_one(fx->st, "r");		/* t[0] RUNNING */
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_OK);		/* t[0] SUCCESS */
+	task_free(c);
+
+	/* Cancel only email. */
+	memset(&f, 0, sizeof(f));
+	f.types = types;
+	f.ntypes = 1;
+	assert_int_equal(store_task_cancel_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(status_of(fx->st, t[4]->id), TASK_CANCELLED);
+	assert_int_equal(status_of(fx->st, t[1]->id), TASK_PENDING);
+	/* A status filter outside PENDING/RUNNING touches nothing. */
+	memset(&f, 0, sizeof(f));
+	f.status_mask = 1u << TASK_SUCCESS;
+	assert_int_equal(store_task_cancel_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	/* By search. */
+	memset(&f, 0, sizeof(f));
+	f.q = "needle";
+	assert_int_equal(store_task_cancel_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(status_of(fx->st, t[1]->id), TASK_CANCELLED);
+	assert_counts_exact(fx);
+
+	/* Retry all CANCELLED/FAILED: 3 cancelled so far. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(store_task_retry_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	/* Again: each already has a retry, so none. */
+	assert_int_equal(store_task_retry_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks "
+	    "WHERE retry_of IS NOT NULL"), 3);
+	/* Cancel everything left: 2 echo PENDING + 3 retries. */
+	assert_int_equal(store_task_cancel_matching(fx->st, NULL, &n), STORE_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks WHERE "
+	    "status IN ('PENDING', 'RUNNING')"), 0);
+	/* An all-punctuation q matches nothing. */
+	memset(&f, 0, sizeof(f));
+	f.q = "\"*(:-^";
+	assert_int_equal(store_task_retry_matching(fx->st, &f, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	for (i = 0; i < 6; i++)
+		task_free(t[i]);
+	assert_counts_exact(fx);
+}
+
+/* ---- claiming ----------------------------------------------------------- */
+
+static void
+test_claim_order_run_at_paused(void **state)
+{
+	struct fix	*fx = *state;
+	struct task_new	 tn;
+	struct task	*lo, *hi1, *hi2, *future, *mail, *c, **ts;
+	bool		 ex, paused;
+	size_t		 n;
+
+	lo = submit(fx->st, "echo", "{}", -5);
+	hi1 = submit(fx->st, "echo", "{}", 10);
+	hi2 = submit(fx->st, "echo", "{}", 10);
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	tn.priority = 100;
+	tn.run_at = time_now_ms() + 3600 * 1000;
+	assert_int_equal(store_task_submit(fx->st, &tn, &future, &ex), STORE_OK);
+	mail = submit(fx->st, "email", "{}", 50);
+	assert_int_equal(store_type_set_paused(fx->st, "email", true), STORE_OK);
+	assert_int_equal(store_type_is_paused(fx->st, "email", &paused),
+	    STORE_OK);
+	assert_true(paused);
+	assert_int_equal(store_type_is_paused(fx->st, "echo", &paused),
+	    STORE_OK);
+	assert_false(paused);
+
+	/* Highest priority first, then oldest. */
+	c = claim_one(fx->st, "r");
+	assert_string_equal(c->id, hi1->id);
+	task_free(c);
+	assert_int_equal(store_task_claim(fx->st, "r", 10, &ts, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ts[0]->id, hi2->id);
+	assert_string_equal(ts[1]->id, lo->id);
+	assert_int_equal(ts[0]->claim_token, ts[1]->claim_token);
+	task_free(ts[0]);
+	task_free(ts[1]);
+	free(ts);
+	/* The paused type and the future task wait. */
+	assert_int_equal(claim_count(fx->st, "r", 10), 0);
+	assert_int_equal(store_type_set_paused(fx->st, "email", false),
+	    STORE_OK);
+	c = claim_one(fx->st, "r");
+	assert_string_equal(c->id, mail->id);
+	task_free(c);
+	assert_int_equal(claim_count(fx->st, "r", 10), 0);
+	assert_int_equal(status_of(fx->st, future->id), TASK_PENDING);
+
+	assert_int_equal(store_task_claim(fx->st, "r", 0, &ts, &n),
+	    STORE_INVALID);
+	assert_int_equal(store_task_claim(fx->st, "", 1, &ts, &n),
+	    STORE_INVALID);
+	task_free(lo);
+	task_free(hi1);
+	task_free(hi2);
+	task_free(future);
+	task_free(mail);
+	assert_counts_exact(fx);
+}
+
+static void
+test_claim_race_two_connections(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = NULL;
+	struct task	*t, *a, **ts;
+	char		 eb[256];
+	size_t		 n;
+	int		 i;
+
+	assert_int_equal(store_open(fx->path, 0, BUSY_MS, &st2, eb,
+	    sizeof(eb)), STORE_OK);
+	for (i = 0; i < 20; i++) {
+		t = submit(fx->st, "echo", "{}", 0);
+		/* Alternate who goes first; exactly one gets it. */
+		a = claim_one(i % 2 ? st2 : fx->st, "r1");
+		assert_string_equal(a->id, t->id);
+		assert_int_equal(store_task_claim(i % 2 ? fx->st : st2, "r2",
+		    1, &ts, &n), STORE_OK);
+		assert_int_equal(n, 0);
+		assert_null(ts);
+		/* The loser cannot finish it either. */
+		assert_int_equal(finish(i % 2 ? fx->st : st2, a,
+		    a->claim_token + 1, OUTCOME_SUCCESS, "{}", NULL),
+		    STORE_CONFLICT);
+		task_free(a);
+		task_free(t);
+	}
+	store_close(st2);
+}
+
+struct racer {
+	const char	*path;
+	const char	*runner;
+	int64_t		 claimed[600];
+	size_t		 n;
+	int		 failed;
+};
+
+static void *
+racer_run(void *arg)
+{
+	struct racer	*r = arg;
+	struct store	*st = NULL;
+	struct task	**ts;
+	char		 eb[256];
+	size_t		 n, i;
+	enum store_err	 e;
+
+	if (store_open(r->path, 0, BUSY_MS, &st, eb, sizeof(eb)) != STORE_OK) {
+		r->failed = 1;
+		return NULL;
+	}
+	for (;;) {
+		e = store_task_claim(st, r->runner, 3, &ts, &n);
+		if (e == STORE_BUSY)
+			continue;
+		if (e != STORE_OK) {
+			r->failed = 1;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (r->n < 600)
+				r->claimed[r->n++] = ts[i]->seq;
+			task_free(ts[i]);
+		}
+		free(ts);
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void
+fill_tasks(struct store *st, size_t n)
+{
+	struct task_new	 tn[50];
+	struct task	*outs[50];
+	bool		 ex[50];
+	enum store_err	 errs[50];
+	size_t		 i, j, k;
+
+	memset(tn, 0, sizeof(tn));
+	for (i = 0; i < 50; i++) {
+		tn[i].task_type = "echo";
+		tn[i].parameters = "{}";
+		tn[i].max_attempts = 1;
+		tn[i].timeout_s = 60;
+	}
+	for (i = 0; i < n; i += k) {
+		k = n - i < 50 ? n - i : 50;
+		assert_int_equal(store_task_submit_many(st, tn, k, outs, ex,
+		    errs), STORE_OK);
+		for (j = 0; j < k; j++) {
+			assert_int_equal(errs[j], STORE_OK);
+			task_free(outs[j]);
+		}
+	}
+}
+
+static void
+test_claim_race_threads(void **state)
+{
+	struct fix	*fx = *state;
+	struct racer	 r[4];
+	pthread_t	 th[4];
+	char		*seen;
+	size_t		 i, j, total = 0;
+	char		 names[4][8];
+
+	fill_tasks(fx->st, 500);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 4; i++) {
+		snprintf(names[i], sizeof(names[i]), "t%zu", i);
+		r[i].path = fx->path;
+		r[i].runner = names[i];
+		assert_int_equal(pthread_create(&th[i], NULL, racer_run, &r[i]),
+		    0);
+	}
+	seen = calloc(600, 1);
+	assert_non_null(seen);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].failed, 0);
+		for (j = 0; j < r[i].n; j++) {
+			assert_true(r[i].claimed[j] >= 1 &&
+			    r[i].claimed[j] <= 500);
+			assert_int_equal(seen[r[i].claimed[j]], 0);
+			seen[r[i].claimed[j]] = 1;
+			total++;
+		}
+	}
+	assert_int_equal(total, 500);
+	free(seen);
+	assert_counts_exact(fx);
+}
+
+/*
+ * Real processes: each child opens its own connection and claims in a loop,
+ * writing every claimed seq to a pipe; every task must be claimed exactly
+ * once across all of them.
+ */
+static void
+test_claim_race_processes(void **state)
+{
+	struct fix	*fx = *state;
+	pid_t		 pids[4];
+	int		 fds[2], status;
+	int64_t		 seq;
+	char		*seen;
+	size_t		 i, total = 0;
+	ssize_t		 nr;
+
+	fill_tasks(fx->st, 500);
+	assert_int_equal(pipe(fds), 0);
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store	*st = NULL;
+			struct task	**ts;
+			char		 eb[256], name[16];
+			size_t		 n, k;
+			enum store_err	 e;
+
+			close(fds[0]);
+			snprintf(name, sizeof(name), "proc%zu", i);
+			if (store_open(fx->path, 0, BUSY_MS, &st, eb,
+			    sizeof(eb)) != STORE_OK)
+				_exit(2);
+			for (;;) {
+				e = store_task_claim(st, name, 2, &ts, &n);
+				if (e == STORE_BUSY)
+					continue;
+				if (e != STORE_OK)
+					_exit(3);
+				if (n == 0)
+					break;
+				for (k = 0; k < n; k++) {
+					seq = ts[k]->seq;
+					if (write(fds[1], &seq, sizeof(seq)) !=
+					    sizeof(seq))
+						_exit(4);
+					task_free(ts[k]);
+				}
+				free(ts);
+			}
+			store_close(st);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	seen = calloc(600, 1);
+	assert_non_null(seen);
+	while ((nr = read(fds[0], &seq, sizeof(seq))) == sizeof(seq)) {
+		assert_true(seq >= 1 && seq <= 500);
+		assert_int_equal(seen[seq], 0);
+		seen[seq] = 1;
+		total++;
+	}
+	assert_int_equal(nr, 0);
+	close(fds[0]);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(total, 500);
+	free(seen);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks WHERE "
+	    "status = 'RUNNING'"), 500);
+	assert_counts_exact(fx);
+}
+
+static void
+test_progress_and_check_held(void **state)
+{
+	struct fix		*fx = *state;
+	struct task		*p, *c, *g;
+	struct task_progress	 pr[2];
+	const char		*ids[2];
+	int64_t			 tokens[2];
+	bool			 gone[2];
+	struct task		*out;
+
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "r");
+	pr[0].id = c->id;
+	pr[0].claim_token = c->claim_token;
+	pr[0].progress = 40;
+	pr[1].id = c->id;
+	pr[1].claim_token = c->claim_token + 1;	/* stale: skipped */
+	pr[1].progress = 90;
+	assert_int_equal(store_task_progress_many(fx->st, pr, 2), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->progress, 40);
+	task_free(g);
+
+	ids[0] = c->id;
+	tokens[0] = c->claim_token;
+	ids[1] = c->id;
+	tokens[1] = c->claim_token + 1;
+	assert_int_equal(store_task_check_held(fx->st, ids, tokens, 2, gone),
+	    STORE_OK);
+	assert_false(gone[0]);
+	assert_true(gone[1]);
+	/* After a cancel the runner must let go. */
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_OK);
+	task_free(out);
+	assert_int_equal(store_task_check_held(fx->st, ids, tokens, 1, gone),
+	    STORE_OK);
+	assert_true(gone[0]);
+	/* Progress on a cancelled task is dropped. */
+	pr[0].progress = 70;
+	assert_int_equal(store_task_progress_many(fx->st, pr, 1), STORE_OK);
+	g = get(fx->st, p->id);
+	assert_int_equal(g->progress, 40);
+	assert_int_equal(g->status, TASK_CANCELLED);
+	task_free(g);
+	task_free(c);
+	task_free(p);
+}
+
+/* ---- runners and recovery ----------------------------------------------- */
+
+static void
+beat(struct store *st, const char *id, int64_t last_seen)
+{
+	struct runner_info	 ri;
+
+	memset(&ri, 0, sizeof(ri));
+	snprintf(ri.id, sizeof(ri.id), "%s", id);
+	snprintf(ri.host, sizeof(ri.host), "host");
+	snprintf(ri.version, sizeof(ri.version), "0.1.0");
+	ri.pid = 42;
+	ri.slots = 4;
+	ri.last_seen = last_seen;
+	assert_int_equal(store_runner_beat(st, &ri), STORE_OK);
+}
+
+static void
+test_runners(void **state)
+{
+	struct fix		*fx = *state;
+	struct runner_info	*rs;
+	size_t			 n;
+	int64_t			 now = time_now_ms();
+
+	beat(fx->st, "old", now - 5000);
+	beat(fx->st, "new", now);
+	beat(fx->st, "new", now + 1);		/* refresh, not a second row */
+	assert_int_equal(store_runner_list(fx->st, &rs, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rs[0].id, "new");
+	assert_string_equal(rs[0].host, "host");
+	assert_int_equal(rs[0].slots, 4);
+	assert_int_equal(rs[0].last_seen, now + 1);
+	assert_string_equal(rs[1].id, "old");
+	free(rs);
+	assert_int_equal(store_runner_remove(fx->st, "old"), STORE_OK);
+	assert_int_equal(store_runner_remove(fx->st, "old"), STORE_NOTFOUND);
+	assert_int_equal(store_runner_list(fx->st, &rs, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	free(rs);
+}
+
+static void
+test_recover_stale(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*a, *b, *c, *d, *ca, *cb, *cc, *cd, *g, *out;
+	int64_t		 now = time_now_ms(), req, fail;
+	struct runner_info *rs;
+	size_t		 n;
+
+	beat(fx->st, "dead", now - 60000);
+	beat(fx->st, "alive", now);
+	a = submit_attempts(fx->st, 3);
+	b = submit_attempts(fx->st, 1);
+	c = submit_attempts(fx->st, 3);
+	d = submit_attempts(fx->st, 3);
+	ca = claim_one(fx->st, "dead");		/* requeued */
+	cb = claim_one(fx->st, "dead");		/* exhausted: FAILED */
+	cc = claim_one(fx->st, "alive");	/* untouched */
+	cd = claim_one(fx->st, "gone");		/* no runner row: requeued */
+	assert_string_equal(cd->id, d->id);
+	/* A cancelled task of the dead runner is never touched. */
+	assert_int_equal(store_task_cancel(fx->st, ca->id, &out), STORE_OK);
+	task_free(out);
+	g = submit_attempts(fx->st, 3);
+	task_free(g);
+	g = claim_one(fx->st, "dead");		/* requeued */
+
+	assert_int_equal(store_recover_stale(fx->st, 10000, &req, &fail),
+	    STORE_OK);
+	assert_int_equal(req, 2);
+	assert_int_equal(fail, 1);
+	assert_int_equal(status_of(fx->st, a->id), TASK_CANCELLED);
+	out = get(fx->st, b->id);
+	assert_int_equal(out->status, TASK_FAILED);
+	assert_string_equal(out->error_message, "runner lost");
+	task_free(out);
+	assert_int_equal(status_of(fx->st, c->id), TASK_RUNNING);
+	out = get(fx->st, d->id);
+	assert_int_equal(out->status, TASK_PENDING);
+	assert_int_equal(out->attempt, 2);
+	assert_null(out->claim_owner);
+	task_free(out);
+	out = get(fx->st, g->id);
+	assert_int_equal(out->status, TASK_PENDING);
+	task_free(out);
+	/* The old claim is fenced off. */
+	assert_int_equal(finish(fx->st, cd, cd->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_CONFLICT);
+	/* The dead runner's row is gone, the live one stays. */
+	assert_int_equal(store_runner_list(fx->st, &rs, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rs[0].id, "alive");
+	free(rs);
+	/* Nothing left to do. */
+	assert_int_equal(store_recover_stale(fx->st, 10000, &req, NULL),
+	    STORE_OK);
+	assert_int_equal(req, 0);
+	task_free(a);
+	task_free(b);
+	task_free(c);
+	task_free(d);
+	task_free(ca);
+	task_free(cb);
+	task_free(cc);
+	task_free(cd);
+	task_free(g);
+	assert_counts_exact(fx);
+}
+
+/* ---- listing and search ------------------------------------------------- */
+
+static void
+test_list_filters(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct task		*t[6], *c;
+	const char		*types2[] = { "email", "image_processing" };
+	const char		*types1[] = { "echo" };
+	size_t			 i;
+
+	t[0] = submit(fx->st, "echo", "{}", 0);
+	t[1] = submit(fx->st, "email", "{}", 0);
+	t[2] = submit(fx->st, "echo", "{}", 0);
+	t[3] = submit(fx->st, "image_processing", "{}", 0);
+	t[4] = submit(fx->st, "echo", "{}", 0);
+	t[5] = submit(fx->st, "data_processing", "{}", 0);
+	c = claim_one(fx->st, "r");		/* t[0] */
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_OK);
+	task_free(c);
+	c = claim_one(fx->st, "r");		/* t[1] RUNNING */
+	task_free(c);
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(l.next_cursor, 0);
+	for (i = 0; i < 6; i++)		/* newest first */
+		assert_string_equal(l.tasks[i]->id, t[5 - i]->id);
+	store_task_list_free(&l);
+	assert_int_equal(store_task_list(fx->st, NULL, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 6);
+	store_task_list_free(&l);
+
+	f.status_mask = 1u << TASK_PENDING;
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 4);
+	store_task_list_free(&l);
+
+	f.status_mask = (1u << TASK_SUCCESS) | (1u << TASK_RUNNING);
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.tasks[0]->id, t[1]->id);
+	assert_string_equal(l.tasks[1]->id, t[0]->id);
+	store_task_list_free(&l);
+
+	f.status_mask = 1u << TASK_PENDING;
+	f.types = types1;
+	f.ntypes = 1;
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.tasks[0]->id, t[4]->id);
+	assert_string_equal(l.tasks[1]->id, t[2]->id);
+	store_task_list_free(&l);
+
+	f.status_mask = 0;
+	f.types = types2;
+	f.ntypes = 2;
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.tasks[0]->id, t[3]->id);
+	assert_string_equal(l.tasks[1]->id, t[1]->id);
+	store_task_list_free(&l);
+
+	f.status_mask = 1u << TASK_CANCELLED;
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+	store_task_list_free(&l);
+
+	/* Bad arguments. */
+	assert_int_equal(store_task_list(fx->st, NULL, 0, 0, &l),
+	    STORE_INVALID);
+	assert_int_equal(store_task_list(fx->st, NULL, 0, 501, &l),
+	    STORE_INVALID);
+	memset(&f, 0, sizeof(f));
+	f.status_mask = 1u << TASK_STATUS__MAX;
+	assert_int_equal(store_task_list(fx->st, &f, 0, 5, &l), STORE_INVALID);
+	for (i = 0; i < 6; i++)
+		task_free(t[i]);
+}
+
+/*
+ * Keyset paging newest first: pages neither skip nor repeat, even with
+ * inserts between pages (the new tasks are above the cursor).
+ */
+static void
+test_keyset_pagination_with_inserts(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct task		*t;
+	char			*seen;
+	int64_t			 cursor = 0, last = INT64_MAX;
+	size_t			 i, total = 0, pages = 0;
+
+	fill_tasks(fx->st, 95);
+	seen = calloc(200, 1);
+	assert_non_null(seen);
+	memset(&f, 0, sizeof(f));
+	f.status_mask = 1u << TASK_PENDING;
+	do {
+		assert_int_equal(store_task_list(fx->st, &f, cursor, 10, &l),
+		    STORE_OK);
+		for (i = 0; i < l.n; i++) {
+			assert_true(l.tasks[i]->seq < last);
+			last = l.tasks[i]->seq;
+			assert_true(l.tasks[i]->seq <= 95);
+			assert_int_equal(seen[l.tasks[i]->seq], 0);
+			seen[l.tasks[i]->seq] = 1;
+			total++;
+		}
+		cursor = l.next_cursor;
+		store_task_list_free(&l);
+		/* Concurrent submits between pages. */
+		t = submit(fx->st, "echo", "{}", 0);
+		task_free(t);
+		pages++;
+	} while (cursor != 0);
+	assert_int_equal(total, 95);
+	assert_int_equal(pages, 10);
+	free(seen);
+}
+
+static void
+test_search(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct task		*a, *b, *c, *ca, *cb;
+	static const char	*hostile[] = {
+		"\"*(:-^", "\"", "*", "(", "a AND", "NOT", "OR b", "x:y",
+		"NEAR(a b)", "-invoice", "^invoice", "{parameters}: x",
+		"invoice\"", "'; DROP TABLE tasks; --", "\xc3\xa9t\xc3\xa9",
+		"   ", ""
+	};
+	size_t			 i;
+
+	a = submit(fx->st, "echo", "{\"message\": \"Quarterly invoice "
+	    "for ACME\"}", 0);
+	b = submit(fx->st, "email", "{\"to\": \"x@example.org\"}", 0);
+	c = submit(fx->st, "echo", "{\"message\": \"other\"}", 0);
+	ca = claim_one(fx->st, "r");
+	assert_string_equal(ca->id, a->id);
+	assert_int_equal(finish(fx->st, ca, ca->claim_token, OUTCOME_SUCCESS,
+	    "{\"message\": \"done\", \"zebra\": 1}", NULL), STORE_OK);
+	cb = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, cb, cb->claim_token, OUTCOME_FAILED,
+	    NULL, "smtp timeout talking to relay"), STORE_OK);
+
+	memset(&f, 0, sizeof(f));
+	f.q = "invoice";			/* in parameters */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, a->id);
+	store_task_list_free(&l);
+	f.q = "ZEBRA";				/* in the result, any case */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, a->id);
+	store_task_list_free(&l);
+	f.q = "smtp timeout";			/* in the error, both words */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, b->id);
+	store_task_list_free(&l);
+	f.q = "smtp invoice";			/* AND: none has both */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+	store_task_list_free(&l);
+	f.q = "message";			/* several, newest first */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 1, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, c->id);
+	assert_true(l.next_cursor != 0);
+	f.status_mask = 1u << TASK_SUCCESS;	/* combined with status */
+	store_task_list_free(&l);
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, a->id);
+	store_task_list_free(&l);
+	f.status_mask = 0;
+	assert_int_equal(store_task_list(fx->st, &f, c->seq, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);		/* keyset below c */
+	assert_string_equal(l.tasks[0]->id, a->id);
+	store_task_list_free(&l);
+
+	/* FTS syntax in q is never an error. */
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		f.q = hostile[i];
+		assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l),
+		    STORE_OK);
+		store_task_list_free(&l);
+	}
+	f.q = "\"*(:-^";
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+	store_task_list_free(&l);
+	f.q = "\"invoice\"";			/* quotes are punctuation */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	store_task_list_free(&l);
+	task_free(a);
+	task_free(b);
+	task_free(c);
+	task_free(ca);
+	task_free(cb);
+}
+
+/* ---- stats, plans, purge, files ----------------------------------------- */
+
+static void
+test_stats(void **state)
+{
+	struct fix		*fx = *state;
+	struct store_stats	 ss;
+	struct task		*a, *c;
+	size_t			 i;
+	bool			 found = false;
+
+	assert_int_equal(store_stats_get(fx->st, &ss), STORE_OK);
+	assert_int_equal(ss.ntypes, 0);
+	assert_int_equal(ss.oldest_pending_ms, 0);
+	store_stats_free(&ss);
+
+	a = submit(fx->st, "echo", "{}", 0);
+	task_free(submit(fx->st, "echo", "{}", 0));
+	task_free(submit(fx->st, "echo", "{}", 0));
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{}", NULL), STORE_OK);
+	task_free(c);
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_FAILED,
+	    NULL, "x"), STORE_OK);
+	task_free(c);
+	assert_int_equal(store_type_set_paused(fx->st, "email", true),
+	    STORE_OK);
+
+	assert_int_equal(store_stats_get(fx->st, &ss), STORE_OK);
+	assert_int_equal(ss.by_status[TASK_SUCCESS], 1);
+	assert_int_equal(ss.by_status[TASK_FAILED], 1);
+	assert_int_equal(ss.by_status[TASK_PENDING], 1);
+	assert_true(ss.oldest_pending_ms >= a->created_at);
+	assert_int_equal(ss.ntypes, 2);		/* echo, and paused email */
+	for (i = 0; i < ss.ntypes; i++) {
+		if (strcmp(ss.types[i].task_type, "echo") == 0) {
+			found = true;
+			assert_int_equal(ss.types[i].finished_1h, 2);
+			assert_int_equal(ss.types[i].failed_1h, 1);
+			assert_int_equal(ss.types[i].finished_24h, 2);
+			assert_int_equal(ss.types[i].failed_24h, 1);
+			assert_false(ss.types[i].paused);
+		} else {
+			assert_string_equal(ss.types[i].task_type, "email");
+			assert_true(ss.types[i].paused);
+		}
+	}
+	assert_true(found);
+	store_stats_free(&ss);
+	store_stats_free(NULL);
+
+	/* Minutes outside the window do not count. */
+	raw_exec(fx->path, "UPDATE finish_rollup SET minute = minute - 120");
+	assert_int_equal(store_stats_get(fx->st, &ss), STORE_OK);
+	for (i = 0; i < ss.ntypes; i++)
+		if (strcmp(ss.types[i].task_type, "echo") == 0) {
+			assert_int_equal(ss.types[i].finished_1h, 0);
+			assert_int_equal(ss.types[i].finished_24h, 2);
+		}
+	store_stats_free(&ss);
+	task_free(a);
+	assert_counts_exact(fx);
+}
+
+static void
+test_query_plans(void **state)
+{
+	struct fix		*fx = *state;
+	const char *const	*q;
+	char			*plan, *line, *save;
+	static const struct {
+		const char	*name;
+		const char	*must;		/* index the plan names */
+		bool		 sorted;	/* may sort for ORDER BY */
+	} want[] = {
+		{ "get", "sqlite_autoindex_tasks_1", false },
+		{ "list", "INTEGER PRIMARY KEY (rowid<?)", false },
+		{ "list_status", "tasks_status (status=? AND seq<?)", false },
+		{ "list_type", "tasks_type (task_type=? AND seq<?)", false },
+		{ "list_type_status",
+		    "tasks_type_status (task_type=? AND status=? AND seq<?)",
+		    false },
+		{ "list_statuses", "tasks_status", true },
+		{ "list_types", "tasks_type", true },
+		{ "list_q", "tasks_fts VIRTUAL TABLE", false },
+		{ "list_q_status", "tasks_fts VIRTUAL TABLE", false },
+		{ "claim", "USING INDEX tasks_claim", false },
+		{ "oldest_pending", "tasks_status (status=?)", false },
+		{ "purge", "tasks_done (completed_at<?)", false },
+		{ "recover", "tasks_status (status=?)", false },
+		{ "idempotency", "idempotency USING PRIMARY KEY", false },
+		{ "retry_candidates", "tasks_retry_of", true },
+		{ "file_unreferenced", "files_created", false },
+	};
+	size_t			 i, n = 0;
+
+	fill_tasks(fx->st, 20);
+	for (q = store_sqlite_query_names; *q != NULL; q++)
+		n++;
+	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < n; i++) {
+		plan = store_sqlite_explain(fx->st, want[i].name);
+		if (plan == NULL)
+			fail_msg("%s: %s", want[i].name, store_errmsg(fx->st));
+		if (strstr(plan, want[i].must) == NULL)
+			fail_msg("%s: plan lacks \"%s\":\n%s", want[i].name,
+			    want[i].must, plan);
+		if (!want[i].sorted && strstr(plan, "TEMP B-TREE") != NULL)
+			fail_msg("%s: sorts:\n%s", want[i].name, plan);
+		for (line = strtok_r(plan, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			/* A full scan of tasks, or of one of its indexes. */
+			if (strcmp(line, "SCAN tasks") == 0 ||
+			    strcmp(line, "SCAN t") == 0 ||
+			    (strncmp(line, "SCAN tasks USING", 16) == 0 &&
+			    strstr(line, "tasks_claim") == NULL))
+				fail_msg("%s: full scan: %s", want[i].name,
+				    line);
+		}
+		free(plan);
+	}
+	assert_null(store_sqlite_explain(fx->st, "no_such_query"));
+}
+
+static void
+test_purge(void **state)
+{
+	struct fix		*fx = *state;
+	struct task		*c, *p;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct task_new		 tn;
+	int64_t			 deleted, total = 0;
+	bool			 ex;
+	int			 i;
+
+	for (i = 0; i < 7; i++) {
+		memset(&tn, 0, sizeof(tn));
+		tn.task_type = "echo";
+		tn.parameters = "{\"message\": \"purgeable\"}";
+		tn.max_attempts = 1;
+		tn.timeout_s = 60;
+		tn.idempotency_key = i == 0 ? "purge-key" : NULL;
+		assert_int_equal(store_task_submit(fx->st, &tn, &p, &ex),
+		    STORE_OK);
+		task_free(p);
+		c = claim_one(fx->st, "r");
+		assert_int_equal(finish(fx->st, c, c->claim_token,
+		    i % 2 ? OUTCOME_SUCCESS : OUTCOME_FAILED, "{}", "x"),
+		    STORE_OK);
+		task_free(c);
+	}
+	p = submit(fx->st, "echo", "{\"message\": \"purgeable\"}", 0);
+
+	/* Nothing finished before an old cutoff. */
+	assert_int_equal(store_purge(fx->st, 1000, 3, &deleted), STORE_OK);
+	assert_int_equal(deleted, 0);
+	do {
+		assert_int_equal(store_purge(fx->st, time_now_ms() + 1000, 3,
+		    &deleted), STORE_OK);
+		assert_true(deleted <= 3);
+		total += deleted;
+		assert_counts_exact(fx);
+	} while (deleted == 3);
+	assert_int_equal(total, 7);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 1);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM idempotency"),
+	    0);
+	/* The FTS index forgot the purged rows. */
+	memset(&f, 0, sizeof(f));
+	f.q = "purgeable";
+	assert_int_equal(store_task_list(fx->st, &f, 0, 50, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, p->id);
+	store_task_list_free(&l);
+	raw_exec(fx->path, "INSERT INTO tasks_fts (tasks_fts) "
+	    "VALUES ('integrity-check')");
+	assert_int_equal(store_purge(fx->st, 0, 0, &deleted), STORE_INVALID);
+	task_free(p);
+}
+
+static void
+test_files(void **state)
+{
+	struct fix		*fx = *state;
+	struct file_info	 fi, out;
+	char			 (*ids)[TASK_ID_LEN + 1];
+	char			 params[128];
+	struct task		*t, *c;
+	size_t			 n;
+	int64_t			 later = time_now_ms() + 1000;
+
+	memset(&fi, 0, sizeof(fi));
+	snprintf(fi.id, sizeof(fi.id), "AAAAAAAA-0000-4000-8000-000000000001");
+	snprintf(fi.name, sizeof(fi.name), "report.csv");
+	fi.size = 1234;
+	snprintf(fi.sha256, sizeof(fi.sha256), "%064d", 0);
+	snprintf(fi.content_type, sizeof(fi.content_type), "text/csv");
+	assert_int_equal(store_file_add(fx->st, &fi), STORE_OK);
+	assert_int_equal(store_file_add(fx->st, &fi), STORE_CONFLICT);
+	assert_int_equal(store_file_get(fx->st,
+	    "aaaaaaaa-0000-4000-8000-000000000001", &out), STORE_OK);
+	assert_string_equal(out.id, "aaaaaaaa-0000-4000-8000-000000000001");
+	assert_string_equal(out.name, "report.csv");
+	assert_int_equal(out.size, 1234);
+	assert_string_equal(out.content_type, "text/csv");
+	assert_string_equal(out.task_id, "");
+	assert_true(out.created_at > 0);
+	assert_int_equal(store_file_get(fx->st,
+	    "aaaaaaaa-0000-4000-8000-000000000009", &out), STORE_NOTFOUND);
+	assert_int_equal(store_file_get(fx->st, "../etc/passwd", &out),
+	    STORE_INVALID);
+
+	/* Two more: one used by a task's parameters, one produced by a task. */
+	snprintf(fi.id, sizeof(fi.id), "aaaaaaaa-0000-4000-8000-000000000002");
+	assert_int_equal(store_file_add(fx->st, &fi), STORE_OK);
+	snprintf(params, sizeof(params), "{\"file_id\": \"%s\"}", fi.id);
+	t = submit(fx->st, "data_processing", params, 0);
+	c = claim_one(fx->st, "r");
+	snprintf(fi.id, sizeof(fi.id), "aaaaaaaa-0000-4000-8000-000000000003");
+	snprintf(fi.task_id, sizeof(fi.task_id), "%s", t->id);
+	assert_int_equal(store_file_add(fx->st, &fi), STORE_OK);
+
+	assert_int_equal(store_file_unreferenced(fx->st, later, 10, &ids, &n),
+	    STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "aaaaaaaa-0000-4000-8000-000000000001");
+	free(ids);
+	/* Too recent: not yet. */
+	assert_int_equal(store_file_unreferenced(fx->st, 1, 10, &ids, &n),
+	    STORE_OK);
+	assert_int_equal(n, 0);
+	assert_null(ids);
+
+	/* Once the task is purged both of its files are unreferenced. */
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{\"output_file_id\": \"aaaaaaaa-0000-4000-8000-000000000003\"}",
+	    NULL), STORE_OK);
+	assert_int_equal(store_file_unreferenced(fx->st, later, 10, &ids, &n),
+	    STORE_OK);
+	assert_int_equal(n, 1);
+	free(ids);
+	{
+		int64_t deleted;
+
+		assert_int_equal(store_purge(fx->st, later, 100, &deleted),
+		    STORE_OK);
+		assert_int_equal(deleted, 1);
+	}
+	assert_int_equal(store_file_unreferenced(fx->st, later, 10, &ids, &n),
+	    STORE_OK);
+	assert_int_equal(n, 3);
+	free(ids);
+	assert_int_equal(store_file_delete(fx->st,
+	    "aaaaaaaa-0000-4000-8000-000000000001"), STORE_OK);
+	assert_int_equal(store_file_delete(fx->st,
+	    "aaaaaaaa-0000-4000-8000-000000000001"), STORE_NOTFOUND);
+	assert_int_equal(store_file_unreferenced(fx->st, later, 1, &ids, &n),
+	    STORE_OK);
+	assert_int_equal(n, 1);
+	free(ids);
+	task_free(t);
+	task_free(c);
+}
+
+/* A writer holding the lock makes a store call fail with STORE_BUSY soon
+ * after busy_ms, not hang. */
+static void
+test_busy(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = NULL;
+	struct task_new	 tn;
+	struct task	*t = NULL;
+	sqlite3		*db;
+	char		 eb[256];
+	bool		 ex;
+	int64_t		 t0, el;
+
+	assert_int_equal(store_open(fx->path, 0, 150, &st2, eb, sizeof(eb)),
+	    STORE_OK);
+	db = raw_open(fx->path);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	t0 = time_now_ms();
+	assert_int_equal(store_task_submit(st2, &tn, &t, &ex), STORE_BUSY);
+	el = time_now_ms() - t0;
+	assert_true(el >= 140 && el < 2000);
+	assert_null(t);
+	assert_non_null(strstr(store_errmsg(st2), fx->path));
+	/* Reads still work under WAL while a writer holds the lock. */
+	assert_int_equal(store_ping(st2), STORE_OK);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(store_task_submit(st2, &tn, &t, &ex), STORE_OK);
+	task_free(t);
+	store_close(st2);
+}
+
+static void
+test_readonly(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*ro = NULL;
+	struct task	*t, *g;
+	char		 eb[256];
+	bool		 ex;
+	struct task_new	 tn;
+
+	t = submit(fx->st, "echo", "{}", 0);
+	assert_int_equal(store_open(fx->path, STORE_OPEN_READONLY, BUSY_MS,
+	    &ro, eb, sizeof(eb)), STORE_OK);
+	g = get(ro, t->id);
+	assert_string_equal(g->id, t->id);
+	task_free(g);
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	assert_int_equal(store_task_submit(ro, &tn, &g, &ex), STORE_DB);
+	store_close(ro);
+	task_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_open_creates_wal_schema),
+		T(test_open_twice_migrates_once),
+		T(test_open_newer_version_refused),
+		T(test_open_errors_name_path),
+		T(test_migrate_from_v1_fixture),
+		T(test_submit_and_get),
+		T(test_submit_invalid),
+		T(test_submit_many_group),
+		T(test_idempotency_returns_first),
+		T(test_cancel_transitions),
+		T(test_finish_success_and_failed),
+		T(test_finish_many_mixed),
+		T(test_finish_retry_and_lost),
+		T(test_retry_creates_new_task),
+		T(test_bulk_cancel_and_retry),
+		T(test_claim_order_run_at_paused),
+		T(test_claim_race_two_connections),
+		T(test_claim_race_threads),
+		T(test_claim_race_processes),
+		T(test_progress_and_check_held),
+		T(test_runners),
+		T(test_recover_stale),
+		T(test_list_filters),
+		T(test_keyset_pagination_with_inserts),
+		T(test_search),
+		T(test_stats),
+		T(test_query_plans),
+		T(test_purge),
+		T(test_files),
+		T(test_busy),
+		T(test_readonly),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

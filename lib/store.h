@@ -293,4 +293,26 @@ enum store_err	 store_purge(struct store *, int64_t before_ms, size_t batch,
 /* Cheap liveness probe for /api/health. */
 enum store_err	 store_ping(struct store *);
 
+/* ---- administration --------------------------------------------------- */
+
+/*
+ * (Appended for the taskq command; lib/store_sqlite_admin.c.)
+ *
+ * store_backup: an online, consistent copy of the whole database into the
+ * file dest (replaced atomically when complete, never left half-written),
+ * taken while other processes go on writing.
+ *
+ * store_migrate: store_open() and close, reporting the schema version the
+ * file had before (*from, -1 when it did not exist) and after (*to).
+ *
+ * store_integrity_check: SQLite's integrity and foreign-key checks, the
+ * kept status counts against the rows and the full-text index against the
+ * tasks.  STORE_OK when the check ran; *problems is then NULL when all is
+ * consistent, else one line per problem (caller frees).
+ */
+enum store_err	 store_backup(struct store *, const char *dest);
+enum store_err	 store_migrate(const char *path, int busy_ms, int *from, int *to,
+		    char *errbuf, size_t errlen);
+enum store_err	 store_integrity_check(struct store *, char **problems);
+
 #endif /* TASKQ_STORE_H */

@@ -2638,3 +2638,21 @@ out:
 	free(sb.p);
 	return plan.p;
 }
+
+/* ---- accessors for store_sqlite_admin.c (store_sqlite_internal.h) ------- */
+
+sqlite3 *
+store_sqlite_handle(struct store *st)
+{
+	return st->db;
+}
+
+void
+store_sqlite_set_errmsg(struct store *st, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+}

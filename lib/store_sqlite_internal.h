@@ -24,4 +24,14 @@ char		*store_sqlite_explain(struct store *, const char *query_name);
 /* The SQL that migration number version (1..STORE_SCHEMA_VERSION) runs, or NULL. */
 const char	*store_sqlite_migration(int version);
 
+/*
+ * (Appended for lib/store_sqlite_admin.c, the administration half of the
+ * store module, which is the one user outside tests/.)  The connection of
+ * a handle (borrowed), and setting the message store_errmsg() returns.
+ */
+struct sqlite3;
+struct sqlite3	*store_sqlite_handle(struct store *);
+void		 store_sqlite_set_errmsg(struct store *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

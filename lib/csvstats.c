@@ -1,0 +1,807 @@
+/*
+ * Per-column statistics of a CSV input (csvstats.h): the callbacks of the
+ * csv.h parser classify each value with cheap byte checks, parse numbers by
+ * hand and keep running min, max and Welford mean and variance, so a pass
+ * costs a few nanoseconds a field and memory is a few dozen bytes a column.
+ */
+#include <config.h>
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "csv.h"
+#include "csvstats.h"
+
+#define CSVSTATS_CHUNK		(256 * 1024)	/* fits the L2 cache */
+#define CSVSTATS_STEP_MAX	(64ULL * 1024 * 1024)
+
+/* What a column can still be; a value that rules out all of them makes a string. */
+enum {
+	POSS_INT = 1,		/* implies POSS_NUM */
+	POSS_NUM = 2,
+	POSS_BOOL = 4,
+};
+
+enum num_kind {
+	NUM_NONE,		/* not a number */
+	NUM_INT,		/* an integer that fits int64 */
+	NUM_FLOAT		/* any other finite number */
+};
+
+struct colstat {
+	uint64_t	 non_empty;
+	uint64_t	 empty;
+	unsigned	 poss;		/* POSS_* still possible */
+	uint64_t	 n;		/* numeric values seen */
+	double		 mean, m2;	/* Welford's running mean and sum of squares */
+	int64_t		 imin, imax;	/* while POSS_INT */
+	double		 dmin, dmax;	/* once only POSS_NUM */
+	char		*name;		/* header field as read (owned), or NULL */
+};
+
+struct csvstats {
+	struct csv_options	 opts;
+	struct csv_parser	*parser;
+	struct colstat		*cols;
+	size_t			 ncols, capcols;
+	bool			 width_fixed;	/* the first record is complete */
+	bool			 too_wide;	/* the first record passed max_columns */
+	uint64_t		 rows, ragged;
+	enum csv_err		 err;		/* set by the callbacks */
+	char			 errmsg[200];
+	char			*numbuf;	/* NUL-terminated copy for strtod */
+	size_t			 numcap;
+};
+
+static const double pow10_exact[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static void
+csvstats_nomem(struct csvstats *st)
+{
+	st->err = CSV_ENOMEM;
+	snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+}
+
+/* The column with index col, appended while the first record is read. */
+static bool
+csvstats_add_column(struct csvstats *st)
+{
+	struct colstat	*c;
+	size_t		 cap;
+
+	if (st->ncols == st->capcols) {
+		cap = st->capcols ? st->capcols * 2 : 16;
+		if ((c = reallocarray(st->cols, cap, sizeof(*c))) == NULL) {
+			csvstats_nomem(st);
+			return false;
+		}
+		st->cols = c;
+		st->capcols = cap;
+	}
+	c = &st->cols[st->ncols++];
+	memset(c, 0, sizeof(*c));
+	c->poss = POSS_INT | POSS_NUM | POSS_BOOL;
+	return true;
+}
+
+/*
+ * Reads v as a number by the grammar of csvstats.h.  Integers that fit
+ * int64 come back in *ip; other numbers in *dp, exactly when the digits fit
+ * a 53-bit mantissa and the power of ten is exact (Clinger's fast path),
+ * through strtod otherwise.
+ */
+static enum num_kind
+csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
+    double *dp)
+{
+	const char	*s = v, *end = v + len, *ds;
+	uint64_t	 m = 0;
+	int		 ndig = 0, exp10 = 0, ex = 0;
+	bool		 neg = false, isint = true, inexact = false, any, eneg;
+	double		 d;
+	char		*ep;
+
+	if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		s++;
+	}
+	for (ds = s; s < end && (unsigned)(*s - '0') < 10; s++) {
+		if (ndig < 19) {
+			m = m * 10 + (unsigned)(*s - '0');
+			ndig += m != 0;
+		} else {
+			exp10++;
+			inexact = true;
+		}
+	}
+	any = s != ds;
+	if (s < end && *s == '.') {
+		isint = false;
+		for (ds = ++s; s < end && (unsigned)(*s - '0') < 10; s++) {
+			if (ndig < 19) {
+				m = m * 10 + (unsigned)(*s - '0');
+				ndig += m != 0;
+				exp10--;
+			} else
+				inexact = true;
+		}
+		any |= s != ds;
+	}
+	if (!any)
+		return NUM_NONE;
+	if (s < end && (*s == 'e' || *s == 'E')) {
+		isint = false;
+		if (++s < end && (*s == '-' || *s == '+'))
+			eneg = *s++ == '-';
+		else
+			eneg = false;
+		if (s == end)
+			return NUM_NONE;
+		for (; s < end && (unsigned)(*s - '0') < 10; s++)
+			if (ex < 100000)
+				ex = ex * 10 + (*s - '0');
+		exp10 += eneg ? -ex : ex;
+	}
+	if (s != end)
+		return NUM_NONE;
+
+	if (isint && !inexact) {
+		if (!neg && m <= (uint64_t)INT64_MAX) {
+			*ip = (int64_t)m;
+			return NUM_INT;
+		}
+		if (neg && m <= (uint64_t)INT64_MAX + 1) {
+			*ip = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
+			    -(int64_t)m;
+			return NUM_INT;
+		}
+	}
+	if (!inexact && m <= (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+		d = (double)m;
+		d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
+		*dp = neg ? -d : d;
+		return NUM_FLOAT;
+	}
+	if (m == 0 && !inexact) {
+		*dp = neg ? -0.0 : 0.0;
+		return NUM_FLOAT;
+	}
+
+	/* The slow, correctly rounded way: the grammar is checked already. */
+	if (len + 1 > st->numcap) {
+		free(st->numbuf);
+		st->numcap = 0;
+		if ((st->numbuf = malloc(len + 1)) == NULL) {
+			csvstats_nomem(st);	/* the field callback stops */
+			return NUM_NONE;
+		}
+		st->numcap = len + 1;
+	}
+	memcpy(st->numbuf, v, len);
+	st->numbuf[len] = '\0';
+	d = strtod(st->numbuf, &ep);
+	if (ep != st->numbuf + len || !isfinite(d))
+		return NUM_NONE;
+	*dp = d;
+	return NUM_FLOAT;
+}
+
+static bool
+csvstats_is_bool(const char *v, size_t len)
+{
+	if (len == 4)
+		return (v[0] | 0x20) == 't' && (v[1] | 0x20) == 'r' &&
+		    (v[2] | 0x20) == 'u' && (v[3] | 0x20) == 'e';
+	if (len == 5)
+		return (v[0] | 0x20) == 'f' && (v[1] | 0x20) == 'a' &&
+		    (v[2] | 0x20) == 'l' && (v[3] | 0x20) == 's' &&
+		    (v[4] | 0x20) == 'e';
+	return false;
+}
+
+static inline void
+csvstats_welford(struct colstat *c, double x)
+{
+	double	 delta;
+
+	c->n++;
+	delta = x - c->mean;
+	c->mean += delta / (double)c->n;
+	c->m2 += delta * (x - c->mean);
+}
+
+/* Folds one non-empty value into a column that may still be typed. */
+static void
+csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
+    size_t len)
+{
+	int64_t	 i;
+	double	 d;
+
+	if (c->poss & POSS_NUM) {
+		switch (csvstats_number(st, v, len, &i, &d)) {
+		case NUM_INT:
+			if (c->poss & POSS_INT) {
+				if (c->n == 0 || i < c->imin)
+					c->imin = i;
+				if (c->n == 0 || i > c->imax)
+					c->imax = i;
+				c->poss = POSS_INT | POSS_NUM;
+				csvstats_welford(c, (double)i);
+				return;
+			}
+			d = (double)i;
+			break;
+		case NUM_FLOAT:
+			if (c->poss & POSS_INT) {
+				c->dmin = (double)c->imin;
+				c->dmax = (double)c->imax;
+			}
+			break;
+		case NUM_NONE:
+			c->poss &= ~(unsigned)(POSS_INT | POSS_NUM);
+			goto other;
+		}
+		if (c->n == 0 || d < c->dmin)
+			c->dmin = d;
+		if (c->n == 0 || d > c->dmax)
+			c->dmax = d;
+		c->poss = POSS_NUM;
+		csvstats_welford(c, d);
+		return;
+	}
+other:
+	if ((c->poss & POSS_BOOL) && csvstats_is_bool(v, len))
+		c->poss = POSS_BOOL;
+	else
+		c->poss = 0;
+}
+
+static int
+csvstats_field(void *arg, const char *v, size_t len, size_t col)
+{
+	struct csvstats	*st = arg;
+	struct colstat	*c;
+
+	if (__builtin_expect(col >= st->ncols, 0)) {
+		if (st->width_fixed)
+			return 0;		/* beyond the width: ignored */
+		if (col >= st->opts.max_columns) {
+			st->too_wide = true;	/* reported with the line at its end */
+			return 0;
+		}
+		if (!csvstats_add_column(st))
+			return -1;
+	}
+	c = &st->cols[col];
+	if (__builtin_expect(!st->width_fixed && st->opts.has_header, 0)) {
+		if ((c->name = malloc(len + 1)) == NULL) {
+			csvstats_nomem(st);
+			return -1;
+		}
+		memcpy(c->name, v, len);
+		c->name[len] = '\0';
+		return 0;
+	}
+	if (len == 0) {
+		c->empty++;
+		return 0;
+	}
+	c->non_empty++;
+	if (c->poss != 0) {
+		csvstats_value(st, c, v, len);
+		if (__builtin_expect(st->err != CSV_OK, 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+csvstats_record(void *arg, size_t nfields, uint64_t line)
+{
+	struct csvstats	*st = arg;
+
+	if (__builtin_expect(!st->width_fixed, 0)) {
+		if (st->too_wide) {
+			st->err = CSV_ETOOBIG;
+			snprintf(st->errmsg, sizeof(st->errmsg),
+			    "line %llu: more than %zu columns",
+			    (unsigned long long)line, st->opts.max_columns);
+			return -1;
+		}
+		st->width_fixed = true;
+		if (st->opts.has_header)
+			return 0;
+	}
+	st->rows++;
+	if (nfields != st->ncols)
+		st->ragged++;
+	return 0;
+}
+
+struct csvstats *
+csvstats_new(const struct csv_options *opts, enum csv_err *err)
+{
+	struct csvstats	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		*err = CSV_ENOMEM;
+		return NULL;
+	}
+	st->opts = *opts;
+	if (st->opts.max_columns == 0)
+		st->opts.max_columns = CSVSTATS_MAX_COLUMNS_DEFAULT;
+	st->parser = csv_parser_new(&st->opts, csvstats_field, csvstats_record,
+	    st, err);
+	if (st->parser == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+csvstats_free(struct csvstats *st)
+{
+	size_t	 i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->ncols; i++)
+		free(st->cols[i].name);
+	free(st->cols);
+	free(st->numbuf);
+	csv_parser_free(st->parser);
+	free(st);
+}
+
+const char *
+csvstats_errmsg(const struct csvstats *st)
+{
+	return st->errmsg;
+}
+
+/* Settles the outcome of a parser call: the callbacks' own error wins. */
+static enum csv_err
+csvstats_result(struct csvstats *st, enum csv_err e)
+{
+	if (e == CSV_OK)
+		return CSV_OK;
+	if (e == CSV_ECALLBACK && st->err != CSV_OK)
+		return st->err;
+	st->err = e;
+	snprintf(st->errmsg, sizeof(st->errmsg), "%s",
+	    csv_parser_errmsg(st->parser));
+	return e;
+}
+
+enum csv_err
+csvstats_feed(struct csvstats *st, const char *buf, size_t len)
+{
+	if (st->err != CSV_OK)
+		return st->err;
+	return csvstats_result(st, csv_parser_feed(st->parser, buf, len));
+}
+
+/*
+ * A copy of s (NUL-terminated, no NUL inside) with every byte that does not
+ * belong to a well-formed UTF-8 sequence replaced by U+FFFD.  Overlong forms,
+ * surrogates and code points above U+10FFFF are ill-formed.
+ */
+static char *
+csvstats_utf8_fix(const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 len = strlen(s), i = 0, n;
+	char			*out, *w;
+	unsigned char		 c, lo, hi;
+
+	if ((out = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	for (w = out; i < len; ) {
+		c = u[i];
+		n = 0;
+		lo = 0x80;
+		hi = 0xbf;
+		if (c < 0x80)
+			n = 1;
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 2;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		}
+		if (n > 1 && (i + n > len || u[i + 1] < lo || u[i + 1] > hi ||
+		    (n > 2 && (u[i + 2] < 0x80 || u[i + 2] > 0xbf)) ||
+		    (n > 3 && (u[i + 3] < 0x80 || u[i + 3] > 0xbf))))
+			n = 0;
+		if (n == 0) {
+			memcpy(w, "\xef\xbf\xbd", 3);
+			w += 3;
+			i++;
+			continue;
+		}
+		memcpy(w, u + i, n);
+		w += n;
+		i += n;
+	}
+	*w = '\0';
+	return out;
+}
+
+/* Open-addressing set of the names given so far, for de-duplication. */
+struct nameset {
+	struct nameent {
+		const char	*name;		/* borrowed from the column */
+		unsigned	 next;		/* next suffix to try */
+	}		*ents;
+	size_t		 mask;
+};
+
+static uint64_t
+csvstats_hash(const char *s)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The entry holding name, or the empty slot where it would go. */
+static struct nameent *
+csvstats_nameset_find(struct nameset *ns, const char *name)
+{
+	size_t	 i = (size_t)csvstats_hash(name) & ns->mask;
+
+	while (ns->ents[i].name != NULL && strcmp(ns->ents[i].name, name) != 0)
+		i = (i + 1) & ns->mask;
+	return &ns->ents[i];
+}
+
+/*
+ * Gives every column its final name (see csvstats.h): valid UTF-8, not
+ * empty, unique.  Returns false when out of memory.
+ */
+static bool
+csvstats_names(struct csvstats *st)
+{
+	struct nameset	 ns = { NULL, 0 };
+	struct nameent	*e, *base;
+	size_t		 i, cap = 16;
+	char		*name, *alt;
+	bool		 ok = false;
+
+	while (cap < st->ncols * 2)
+		cap *= 2;
+	if ((ns.ents = calloc(cap, sizeof(*ns.ents))) == NULL)
+		goto out;
+	ns.mask = cap - 1;
+	for (i = 0; i < st->ncols; i++) {
+		name = NULL;
+		if (st->cols[i].name != NULL && st->cols[i].name[0] != '\0')
+			name = csvstats_utf8_fix(st->cols[i].name);
+		else if (asprintf(&name, "column_%zu", i + 1) == -1)
+			name = NULL;
+		if (name == NULL)
+			goto out;
+		free(st->cols[i].name);
+		st->cols[i].name = name;
+		base = csvstats_nameset_find(&ns, name);
+		if (base->name != NULL) {
+			/* Taken: try name_2, name_3, ... from where we left off. */
+			if (base->next < 2)
+				base->next = 2;
+			for (;;) {
+				if (asprintf(&alt, "%s_%u", name, base->next++) == -1)
+					goto out;
+				e = csvstats_nameset_find(&ns, alt);
+				if (e->name == NULL)
+					break;
+				free(alt);
+			}
+			free(st->cols[i].name);
+			st->cols[i].name = name = alt;
+		} else
+			e = base;
+		e->name = name;
+		e->next = 2;
+	}
+	ok = true;
+out:
+	free(ns.ents);
+	return ok;
+}
+
+/*
+ * A JSON number for d, printed as the shortest of %.15g..%.17g that reads
+ * back as d; NULL (JSON null) if d is not finite.  *nomem is set if the
+ * allocation fails.
+ */
+static struct json_object *
+csvstats_json_double(double d, bool *nomem)
+{
+	struct json_object	*o;
+	char			 buf[40];
+	int			 prec;
+
+	if (!isfinite(d))
+		return NULL;
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if ((o = json_object_new_double_s(d, buf)) == NULL)
+		*nomem = true;
+	return o;
+}
+
+static bool
+csvstats_add(struct json_object *obj, const char *key, struct json_object *v,
+    bool may_be_null, bool *nomem)
+{
+	if (v == NULL && !may_be_null) {
+		*nomem = true;
+		return false;
+	}
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		*nomem = true;
+		return false;
+	}
+	return true;
+}
+
+/* The JSON object of one column, or NULL when out of memory. */
+static struct json_object *
+csvstats_column_json(const struct colstat *c)
+{
+	struct json_object	*o;
+	const char		*type;
+	bool			 nomem = false, isint = false;
+
+	if (c->non_empty == 0)
+		type = "empty";
+	else if (c->poss & POSS_INT) {
+		type = "integer";
+		isint = true;
+	} else if (c->poss & POSS_NUM)
+		type = "number";
+	else if (c->poss & POSS_BOOL)
+		type = "boolean";
+	else
+		type = "string";
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	csvstats_add(o, "name", json_object_new_string(c->name), false, &nomem);
+	csvstats_add(o, "type", json_object_new_string(type), false, &nomem);
+	csvstats_add(o, "non_empty", json_object_new_int64((int64_t)c->non_empty),
+	    false, &nomem);
+	csvstats_add(o, "empty", json_object_new_int64((int64_t)c->empty),
+	    false, &nomem);
+	if (c->non_empty > 0 && (c->poss & POSS_NUM)) {
+		if (isint) {
+			csvstats_add(o, "min", json_object_new_int64(c->imin),
+			    false, &nomem);
+			csvstats_add(o, "max", json_object_new_int64(c->imax),
+			    false, &nomem);
+		} else {
+			csvstats_add(o, "min",
+			    csvstats_json_double(c->dmin, &nomem), true, &nomem);
+			csvstats_add(o, "max",
+			    csvstats_json_double(c->dmax, &nomem), true, &nomem);
+		}
+		csvstats_add(o, "mean", csvstats_json_double(c->mean, &nomem),
+		    true, &nomem);
+		csvstats_add(o, "stddev", c->n < 2 ? NULL :
+		    csvstats_json_double(sqrt(c->m2 / (double)(c->n - 1)),
+		    &nomem), true, &nomem);
+	}
+	if (nomem) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+enum csv_err
+csvstats_finish(struct csvstats *st, struct json_object **result)
+{
+	struct json_object	*res = NULL, *cols, *c;
+	enum csv_err		 e;
+	bool			 nomem = false;
+	size_t			 i;
+
+	*result = NULL;
+	if (st->err != CSV_OK)
+		return st->err;
+	if ((e = csvstats_result(st, csv_parser_finish(st->parser))) != CSV_OK)
+		return e;
+	if (!csvstats_names(st))
+		goto nomem;
+	if ((res = json_object_new_object()) == NULL)
+		goto nomem;
+	csvstats_add(res, "rows", json_object_new_int64((int64_t)st->rows),
+	    false, &nomem);
+	if ((cols = json_object_new_array_ext((int)st->ncols)) == NULL ||
+	    !csvstats_add(res, "columns", cols, false, &nomem))
+		goto nomem;
+	for (i = 0; i < st->ncols; i++) {
+		if ((c = csvstats_column_json(&st->cols[i])) == NULL)
+			goto nomem;
+		if (json_object_array_add(cols, c) != 0) {
+			json_object_put(c);
+			goto nomem;
+		}
+	}
+	csvstats_add(res, "ragged_rows", json_object_new_int64((int64_t)st->ragged),
+	    false, &nomem);
+	csvstats_add(res, "bytes",
+	    json_object_new_int64((int64_t)csv_parser_bytes(st->parser)), false,
+	    &nomem);
+	if (nomem)
+		goto nomem;
+	*result = res;
+	return CSV_OK;
+nomem:
+	json_object_put(res);
+	csvstats_nomem(st);
+	return st->err;
+}
+
+/* Copies the outcome into the caller's err buffer. */
+static enum csv_err
+csvstats_report(enum csv_err e, const struct csvstats *st, char *err,
+    size_t errlen)
+{
+	if (e != CSV_OK && errlen > 0) {
+		if (st != NULL && st->errmsg[0] != '\0')
+			snprintf(err, errlen, "%s", st->errmsg);
+		else
+			snprintf(err, errlen, "%s", csv_strerror(e));
+	}
+	return e;
+}
+
+/* The progress interval for a total: 1% or 64 MiB, whichever is smaller. */
+static uint64_t
+csvstats_step(uint64_t total)
+{
+	if (total == 0 || total / 100 > CSVSTATS_STEP_MAX)
+		return CSVSTATS_STEP_MAX;
+	return total / 100 > 0 ? total / 100 : 1;
+}
+
+enum csv_err
+csvstats_analyze_fd(int fd, uint64_t size_hint, const struct csv_options *opts,
+    csvstats_progress_fn progress, void *arg, struct json_object **result,
+    char *err, size_t errlen)
+{
+	struct csvstats	*st = NULL;
+	struct stat	 sb;
+	char		*buf = NULL;
+	uint64_t	 done = 0, next, step;
+	ssize_t		 n;
+	enum csv_err	 e;
+
+	*result = NULL;
+	if (size_hint == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		size_hint = (uint64_t)sb.st_size;
+	next = step = csvstats_step(size_hint);
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((st = csvstats_new(opts, &e)) == NULL)
+		goto out;
+	if ((buf = malloc(CSVSTATS_CHUNK)) == NULL) {
+		e = CSV_ENOMEM;
+		csvstats_nomem(st);
+		goto out;
+	}
+	for (;;) {
+		if ((n = read(fd, buf, CSVSTATS_CHUNK)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = CSV_EIO;
+			snprintf(st->errmsg, sizeof(st->errmsg), "read: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((e = csvstats_feed(st, buf, (size_t)n)) != CSV_OK)
+			goto out;
+		done += (uint64_t)n;
+		if (progress != NULL && done >= next) {
+			if (progress(arg, done, size_hint > done ? size_hint : done)) {
+				e = CSV_ECANCELLED;
+				snprintf(st->errmsg, sizeof(st->errmsg), "cancelled");
+				goto out;
+			}
+			next = done + step;
+		}
+	}
+	if ((e = csvstats_finish(st, result)) != CSV_OK)
+		goto out;
+	if (progress != NULL)
+		(void)progress(arg, done, done);
+out:
+	e = csvstats_report(e, st, err, errlen);
+	free(buf);
+	csvstats_free(st);
+	return e;
+}
+
+enum csv_err
+csvstats_analyze_path(const char *path, const struct csv_options *opts,
+    csvstats_progress_fn progress, void *arg, struct json_object **result,
+    char *err, size_t errlen)
+{
+	enum csv_err	 e;
+	int		 fd;
+
+	*result = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return CSV_EIO;
+	}
+	e = csvstats_analyze_fd(fd, 0, opts, progress, arg, result, err, errlen);
+	close(fd);
+	return e;
+}
+
+enum csv_err
+csvstats_analyze_buffer(const char *buf, size_t len,
+    const struct csv_options *opts, csvstats_progress_fn progress, void *arg,
+    struct json_object **result, char *err, size_t errlen)
+{
+	struct csvstats	*st = NULL;
+	uint64_t	 step = csvstats_step(len), next = step;
+	size_t		 off, n;
+	enum csv_err	 e;
+
+	*result = NULL;
+	if ((st = csvstats_new(opts, &e)) == NULL)
+		goto out;
+	for (off = 0; off < len; off += n) {
+		n = len - off < CSVSTATS_CHUNK ? len - off : CSVSTATS_CHUNK;
+		if ((e = csvstats_feed(st, buf + off, n)) != CSV_OK)
+			goto out;
+		if (progress != NULL && off + n >= next) {
+			if (progress(arg, off + n, len)) {
+				e = CSV_ECANCELLED;
+				snprintf(st->errmsg, sizeof(st->errmsg), "cancelled");
+				goto out;
+			}
+			next = off + n + step;
+		}
+	}
+	if ((e = csvstats_finish(st, result)) == CSV_OK && progress != NULL)
+		(void)progress(arg, len, len);
+out:
+	e = csvstats_report(e, st, err, errlen);
+	csvstats_free(st);
+	return e;
+}

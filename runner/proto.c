@@ -220,9 +220,6 @@ worker_progress(struct worker_ctx *ctx, int pct)
 	if (pct == ctx->last_progress)
 		return;
 	now = mono_ms();
-	if (pct != 100 && ctx->last_progress >= 0 &&
-	    now - ctx->last_progress_ms < 100 && pct - ctx->last_progress < 1)
-		return;
 	b = (unsigned char)pct;
 	if (proto_write(ctx->fd, PROTO_PROGRESS, &b, 1) != PROTO_OK)
 		return;		/* the runner is gone; PDEATHSIG follows */

@@ -104,9 +104,9 @@ enum proto_err	 proto_write(int fd, enum proto_type, const void *, size_t);
 
 /*
  * The worker side.  A worker runs in the child with a struct worker_ctx and
- * reports through these three helpers only.  worker_progress() is
- * rate-limited (a frame only when the value changed and ~100 ms passed, or it
- * reaches 100).  The first of worker_result()/worker_fail() is final; later
+ * reports through these three helpers only.  worker_progress() sends a
+ * frame only when the value (clamped to 0..100) changed, so a worker may call
+ * it as often as it likes; the runner writes it at most every 250 ms.  The first of worker_result()/worker_fail() is final; later
  * reports are ignored.
  */
 struct worker_ctx {

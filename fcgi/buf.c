@@ -1,0 +1,356 @@
+/*
+ * Growable buffers for building responses, and the JSON text primitives the
+ * responder writes by hand on its hot paths (task objects, errors): string
+ * escaping that always yields valid UTF-8, RFC 3339 times, and the two
+ * checks a request body passes before json-c sees it.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "task.h"
+
+/*
+ * A buffer whose allocation failed is marked by cap == SIZE_MAX and ignores
+ * further writes, so builders need not check every call: the sender checks
+ * buf_failed() once and answers 503.
+ */
+#define BUF_FAILED	SIZE_MAX
+
+bool
+buf_failed(const struct buf *b)
+{
+	return b->cap == BUF_FAILED;
+}
+
+bool
+buf_reserve(struct buf *b, size_t more)
+{
+	size_t	 want, ncap;
+	char	*np;
+
+	if (b->cap == BUF_FAILED)
+		return false;
+	if (more > SIZE_MAX / 2 - b->len - 1)
+		goto fail;
+	want = b->len + more + 1;
+	if (want <= b->cap)
+		return true;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < want)
+		ncap *= 2;
+	if ((np = realloc(b->p, ncap)) == NULL)
+		goto fail;
+	b->p = np;
+	b->cap = ncap;
+	return true;
+fail:
+	free(b->p);
+	b->p = NULL;
+	b->len = 0;
+	b->cap = BUF_FAILED;
+	return false;
+}
+
+/* Empties the buffer but keeps its memory for the next request. */
+void
+buf_reset(struct buf *b)
+{
+	if (b->cap == BUF_FAILED)
+		b->cap = 0;
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+void
+buf_release(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+void
+buf_putc(struct buf *b, char c)
+{
+	if (!buf_reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+	b->p[b->len] = '\0';
+}
+
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list	 ap2;
+	int	 n;
+
+	if (!buf_reserve(b, 64))
+		return;
+	va_copy(ap2, ap);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
+	va_end(ap2);
+	if (n < 0) {
+		b->p[b->len] = '\0';
+		return;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		if (!buf_reserve(b, (size_t)n))
+			return;
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if the
+ * bytes there are not one: overlong forms, UTF-16 surrogates (ED A0..BF)
+ * and code points above U+10FFFF are invalid (RFC 3629).
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char	 c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (n < 2 || (s[1] & 0xc0) != 0x80)
+			return 0;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0)
+			return 0;	/* overlong */
+		if (c == 0xed && s[1] >= 0xa0)
+			return 0;	/* surrogate */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90)
+			return 0;	/* overlong */
+		if (c == 0xf4 && s[1] >= 0x90)
+			return 0;	/* above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+bool
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_seq(p + i, n - i)) == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The code unit of "\uXXXX" at s (s[0] == '\\'), or -1. */
+static long
+json_u_escape(const char *s, size_t n)
+{
+	long	 v = 0;
+	int	 i, h;
+
+	if (n < 6 || s[0] != '\\' || s[1] != 'u')
+		return -1;
+	for (i = 2; i < 6; i++) {
+		if ((h = hexval((unsigned char)s[i])) < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/*
+ * Whether every \u escape in the raw JSON text s is a complete character:
+ * a high surrogate must be followed at once by a low one, and a low one may
+ * not stand alone.  json-c 0.16 silently turns a lone surrogate into
+ * U+FFFD or invalid bytes, so this is checked before parsing.  Backslashes
+ * outside strings make the JSON invalid anyway, so string state need not
+ * be tracked: every backslash starts an escape.
+ */
+bool
+json_escapes_valid(const char *s, size_t n)
+{
+	size_t	 i = 0;
+	long	 u, lo;
+
+	while (i < n) {
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n)
+			return true;	/* json-c reports the truncation */
+		if (s[i + 1] != 'u') {
+			i += 2;
+			continue;
+		}
+		if ((u = json_u_escape(s + i, n - i)) < 0) {
+			i += 2;		/* malformed: json-c rejects it */
+			continue;
+		}
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return false;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			lo = json_u_escape(s + i + 6, n - i - 6);
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return false;
+			i += 12;
+			continue;
+		}
+		i += 6;
+	}
+	return true;
+}
+
+/*
+ * Appends s (n bytes) as a JSON string literal.  Control characters are
+ * escaped, and bytes that are not valid UTF-8 (a worker's stderr may hold
+ * anything) become U+FFFD, so the response is always valid JSON.
+ */
+void
+json_put_strn(struct buf *b, const char *s, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, start, k;
+	unsigned char		 c;
+
+	/* Worst case: every byte becomes 6 ("\u00XX") or 3 (U+FFFD). */
+	if (n > SIZE_MAX / 8 || !buf_reserve(b, n * 6 + 2))
+		return;
+	buf_putc(b, '"');
+	while (i < n) {
+		start = i;
+		while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
+		    p[i] != '\\')
+			i++;
+		if (i > start)
+			buf_put(b, p + start, i - start);
+		if (i >= n)
+			break;
+		c = p[i];
+		if (c >= 0x80) {
+			if ((k = utf8_seq(p + i, n - i)) == 0) {
+				buf_put(b, "\xef\xbf\xbd", 3);
+				i++;
+			} else {
+				buf_put(b, p + i, k);
+				i += k;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			buf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_put(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_put(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_put(b, "\\t", 2);
+			break;
+		default: {
+			char	 e[6] = { '\\', 'u', '0', '0',
+			    hex[c >> 4], hex[c & 15] };
+
+			buf_put(b, e, sizeof(e));
+			break;
+		}
+		}
+		i++;
+	}
+	buf_putc(b, '"');
+}
+
+void
+json_put_str(struct buf *b, const char *s)
+{
+	if (s == NULL) {
+		buf_puts(b, "null");
+		return;
+	}
+	json_put_strn(b, s, strlen(s));
+}
+
+/* A time as an RFC 3339 string, or null for 0 (the store's "no time"). */
+void
+json_put_time(struct buf *b, int64_t ms)
+{
+	char	 t[TIME_RFC3339_LEN + 1];
+
+	if (ms == 0) {
+		buf_puts(b, "null");
+		return;
+	}
+	time_format_rfc3339(ms, t);
+	buf_putc(b, '"');
+	buf_put(b, t, TIME_RFC3339_LEN);
+	buf_putc(b, '"');
+}

@@ -1,0 +1,593 @@
+/*
+ * The serving core: worker threads accepting FastCGI requests, the route
+ * table every request is matched against, and the response writers,
+ * including the one table that maps store errors to HTTP statuses.
+ */
+#include <config.h>
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "../lib/config.h"
+#include "api.h"
+#include "log.h"
+#include "store.h"
+
+/* Nesting a JSON request may have: the contract's bodies need three. */
+#define JSON_MAX_DEPTH	32
+
+typedef void	(*route_fn)(struct req *);
+
+/*
+ * A route: method and a path pattern whose segments are literals or "*"
+ * (one segment captured as req->arg).  A request path is matched against
+ * every pattern; of the patterns that match, only those with the most
+ * literal segments count, so "/api/tasks/cancel" is the bulk route and not
+ * a task id, and GET on it is a 405 rather than a malformed id.
+ */
+struct route_def {
+	const char	*method;
+	const char	*pattern;
+	route_fn	 fn;
+};
+
+static const struct route_def routes[ROUTE__MAX] = {
+	{ "POST", "/api/tasks/submit", h_task_submit },		/* ROUTE_TASK_SUBMIT */
+	{ "GET", "/api/tasks", h_task_list },			/* ROUTE_TASK_LIST */
+	{ "POST", "/api/tasks/cancel", h_task_cancel_matching },	/* ROUTE_TASK_CANCEL_MATCHING */
+	{ "POST", "/api/tasks/retry", h_task_retry_matching },	/* ROUTE_TASK_RETRY_MATCHING */
+	{ "GET", "/api/tasks/*", h_task_get },			/* ROUTE_TASK_GET */
+	{ "DELETE", "/api/tasks/*", h_task_cancel },		/* ROUTE_TASK_CANCEL */
+	{ "POST", "/api/tasks/*/retry", h_task_retry },		/* ROUTE_TASK_RETRY */
+	{ "GET", "/api/task-types", h_type_list },		/* ROUTE_TYPE_LIST */
+	{ "POST", "/api/task-types/*/pause", h_type_pause },	/* ROUTE_TYPE_PAUSE */
+	{ "POST", "/api/task-types/*/resume", h_type_resume },	/* ROUTE_TYPE_RESUME */
+	{ "GET", "/api/stats", h_stats },			/* ROUTE_STATS */
+	{ "GET", "/api/health", h_health },			/* ROUTE_HEALTH */
+	{ "POST", "/api/files", h_file_upload },			/* ROUTE_FILE_UPLOAD */
+	{ "GET", "/api/files/*", h_file_get },			/* ROUTE_FILE_GET */
+};
+
+/*
+ * Store errors as HTTP, in one place.  STORE_INVALID reaches here only when
+ * a handler did not validate an argument itself, hence a generic 422.
+ */
+static const struct {
+	int		 status;
+	const char	*detail;
+} store_http[STORE_ERR__MAX] = {
+	{ 200, "ok" },						/* STORE_OK */
+	{ 404, "not found" },					/* STORE_NOTFOUND */
+	{ 409, "conflicts with the current state" },		/* STORE_CONFLICT */
+	{ 503, "database busy, retry shortly" },		/* STORE_BUSY */
+	{ 503, "out of memory, retry shortly" },		/* STORE_NOMEM */
+	{ 507, "insufficient storage" },			/* STORE_FULL */
+	{ 500, "database error" },				/* STORE_DB */
+	{ 500, "database schema is newer than this program" },	/* STORE_VERSION */
+	{ 422, "invalid argument" },				/* STORE_INVALID */
+};
+
+static const struct {
+	int		 status;
+	const char	*reason;
+} reasons[] = {
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 400, "Bad Request" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 409, "Conflict" },
+	{ 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" },
+	{ 422, "Unprocessable Content" },
+	{ 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" },
+	{ 507, "Insufficient Storage" },
+};
+
+/* Guards every worker's state and the count of live workers. */
+static pthread_mutex_t	 server_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t		 server_live;
+
+const char *
+http_reason(int status)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+/* Adds one header line to the response being built. */
+void
+resp_header(struct req *r, const char *name, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	buf_puts(&r->w->xhdr, name);
+	buf_puts(&r->w->xhdr, ": ");
+	va_start(ap, fmt);
+	buf_vprintf(&r->w->xhdr, fmt, ap);
+	va_end(ap);
+	buf_puts(&r->w->xhdr, "\r\n");
+}
+
+/*
+ * Sends the head and w->out as the body in one FCGX_PutStr, so a response
+ * leaves in as few FastCGI records as its size allows.  A buffer that ran
+ * out of memory while being built turns the response into a 503.
+ */
+void
+resp_send(struct req *r, int status, const char *content_type)
+{
+	struct worker	*w = r->w;
+
+	if (r->status != 0)
+		return;
+	if (buf_failed(&w->out) || buf_failed(&w->xhdr)) {
+		buf_reset(&w->out);
+		buf_reset(&w->xhdr);
+		status = 503;
+		content_type = "application/json";
+		buf_puts(&w->out, "{\"detail\": \"out of memory, retry shortly\"}");
+		buf_puts(&w->xhdr, "Retry-After: 1\r\n");
+	}
+	buf_reset(&w->hdr);
+	buf_printf(&w->hdr, "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n",
+	    status, http_reason(status), content_type, w->out.len);
+	if (w->xhdr.len > 0)
+		buf_put(&w->hdr, w->xhdr.p, w->xhdr.len);
+	buf_put(&w->hdr, "\r\n", 2);
+	buf_put(&w->hdr, w->out.p != NULL ? w->out.p : "", w->out.len);
+	r->status = status;
+	if (buf_failed(&w->hdr)) {
+		static const char oom[] = "Status: 503 Service Unavailable\r\n"
+		    "Content-Type: application/json\r\nRetry-After: 1\r\n\r\n"
+		    "{\"detail\": \"out of memory, retry shortly\"}";
+
+		log_warnx("%s %s: out of memory building the response",
+		    r->method, r->path);
+		r->status = 503;
+		FCGX_PutStr(oom, (int)sizeof(oom) - 1, r->fcgi->out);
+		return;
+	}
+	if (w->hdr.len > INT32_MAX ||
+	    FCGX_PutStr(w->hdr.p, (int)w->hdr.len, r->fcgi->out) < 0)
+		log_debug("%s %s: client went away while sending the response",
+		    r->method, r->path);
+}
+
+void
+resp_json(struct req *r, int status)
+{
+	resp_send(r, status, "application/json");
+}
+
+/*
+ * Replaces the body built so far with an error {"detail", "field"}.
+ * field is the offending input (e.g. "parameters.to"), or NULL.
+ */
+void
+resp_error(struct req *r, int status, const char *field, const char *fmt, ...)
+{
+	struct worker	*w = r->w;
+	struct buf	 msg = { NULL, 0, 0 };
+	va_list		 ap;
+
+	/* Header lines already added (Allow, Retry-After) stay. */
+	buf_reset(&w->out);
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	buf_puts(&w->out, "{\"detail\": ");
+	json_put_str(&w->out, msg.p != NULL ? msg.p : "error");
+	if (field != NULL) {
+		buf_puts(&w->out, ", \"field\": ");
+		json_put_str(&w->out, field);
+	}
+	buf_putc(&w->out, '}');
+	buf_release(&msg);
+	if (status == 503)
+		resp_header(r, "Retry-After", "1");
+	resp_json(r, status);
+}
+
+/*
+ * Answers a store failure through store_http[].  Failures that are the
+ * server's (database errors, memory) are logged here, once, with the
+ * store's detail; the client's (not found, conflict) are not.
+ */
+void
+resp_store_error(struct req *r, enum store_err err, const char *what)
+{
+	int	 status;
+
+	if ((unsigned)err >= STORE_ERR__MAX)
+		err = STORE_DB;
+	status = store_http[err].status;
+	if (status >= 500)
+		log_warnx("%s %s: %s: %s: %s", r->method, r->path, what,
+		    store_strerror(err), store_errmsg(r->w->store));
+	resp_error(r, status, NULL, "%s: %s", what, store_http[err].detail);
+}
+
+void
+resp_nomem(struct req *r)
+{
+	log_warnx("%s %s: out of memory", r->method, r->path);
+	resp_error(r, 503, NULL, "out of memory, retry shortly");
+}
+
+/*
+ * Matches path against pattern; on success returns the number of literal
+ * segments and stores a captured segment in r->argbuf.  -1: no match.
+ */
+static int
+route_match(const char *pattern, const char *path, struct req *r,
+    bool *toolong)
+{
+	const char	*p = pattern, *s = path, *pe, *se;
+	int		 literals = 0;
+	size_t		 n;
+
+	while (*p == '/' && *s == '/') {
+		p++;
+		s++;
+		pe = strchr(p, '/');
+		if (pe == NULL)
+			pe = p + strlen(p);
+		se = strchr(s, '/');
+		if (se == NULL)
+			se = s + strlen(s);
+		if (pe - p == 1 && *p == '*') {
+			if (se == s)
+				return -1;
+			n = (size_t)(se - s);
+			if (n >= sizeof(r->argbuf)) {
+				*toolong = true;
+				n = 0;
+			}
+			memcpy(r->argbuf, s, n);
+			r->argbuf[n] = '\0';
+		} else {
+			if (pe - p != se - s || memcmp(p, s, (size_t)(pe - p)) != 0)
+				return -1;
+			literals++;
+		}
+		p = pe;
+		s = se;
+	}
+	return (*p == '\0' && *s == '\0') ? literals : -1;
+}
+
+/*
+ * Routes one request: 404 for an unknown path, 405 with Allow listing the
+ * methods of the path, else the handler.
+ */
+static void
+dispatch(struct req *r)
+{
+	char		 path[1024];
+	char		 allow[128];
+	size_t		 n, i;
+	int		 best = -1, m[ROUTE__MAX];
+	bool		 toolong = false;
+	const struct route_def *hit = NULL;
+
+	n = strlen(r->path);
+	if (n >= sizeof(path)) {
+		resp_error(r, 404, NULL, "no such resource");
+		return;
+	}
+	memcpy(path, r->path, n + 1);
+	/* "/api/tasks/" is "/api/tasks": one trailing slash is not a segment. */
+	if (n > 1 && path[n - 1] == '/')
+		path[n - 1] = '\0';
+
+	for (i = 0; i < ROUTE__MAX; i++) {
+		m[i] = route_match(routes[i].pattern, path, r, &toolong);
+		if (m[i] > best)
+			best = m[i];
+	}
+	if (best < 0) {
+		resp_error(r, 404, NULL, "no such resource: %s", r->path);
+		return;
+	}
+	allow[0] = '\0';
+	for (i = 0; i < ROUTE__MAX; i++) {
+		if (m[i] != best)
+			continue;
+		if (strcmp(routes[i].method, r->method) == 0) {
+			hit = &routes[i];
+			r->route = (enum route)i;
+			break;
+		}
+		if (allow[0] != '\0')
+			strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+		strncat(allow, routes[i].method, sizeof(allow) - strlen(allow) - 1);
+	}
+	if (hit == NULL) {
+		resp_header(r, "Allow", "%s", allow);
+		resp_error(r, 405, NULL, "method %s not allowed on %s; allowed: %s",
+		    r->method, r->path, allow);
+		return;
+	}
+	/* Recapture the argument of the chosen route (others overwrote it). */
+	route_match(hit->pattern, path, r, &toolong);
+	r->arg = r->argbuf;
+	if (toolong) {
+		resp_error(r, 404, NULL, "no such resource");
+		return;
+	}
+	hit->fn(r);
+}
+
+/* Serves the request FCGX_Accept_r just returned. */
+static void
+serve(struct worker *w)
+{
+	struct req	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.w = w;
+	r.api = w->api;
+	r.fcgi = &w->fcgi;
+	r.route = ROUTE__MAX;
+	buf_reset(&w->out);
+	buf_reset(&w->xhdr);
+	buf_reset(&w->in);
+	buf_reset(&w->query);
+	if ((r.method = req_param(&r, "REQUEST_METHOD")) == NULL)
+		r.method = "";
+	/* nginx passes $uri (decoded, dot-segments resolved) as PATH_INFO. */
+	if ((r.path = req_param(&r, "PATH_INFO")) == NULL || *r.path == '\0')
+		if ((r.path = req_param(&r, "DOCUMENT_URI")) == NULL)
+			r.path = "";
+
+	/* Even while draining: a request that arrived is served. */
+	dispatch(&r);
+	if (r.status == 0) {
+		/* A handler that returns without answering is a bug: say so. */
+		log_warnx("%s %s: handler sent no response", r.method, r.path);
+		resp_error(&r, 500, NULL, "internal error");
+	}
+	if (r.status >= 500)
+		log_debug("%s %s -> %d", r.method, r.path, r.status);
+	/* Release large buffers kept from an unusually large request. */
+	if (w->in.cap > (4u << 20))
+		buf_release(&w->in);
+	if (w->out.cap > (4u << 20))
+		buf_release(&w->out);
+	if (w->hdr.cap > (4u << 20))
+		buf_release(&w->hdr);
+	json_tokener_reset(w->tok);
+}
+
+static void
+worker_set_state(struct worker *w, enum worker_state st)
+{
+	pthread_mutex_lock(&server_lock);
+	w->state = st;
+	pthread_mutex_unlock(&server_lock);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+	int		 rc;
+
+	for (;;) {
+		pthread_mutex_lock(&server_lock);
+		if (w->api->stopping) {
+			pthread_mutex_unlock(&server_lock);
+			break;
+		}
+		w->state = WORKER_IDLE;
+		pthread_mutex_unlock(&server_lock);
+
+		rc = FCGX_Accept_r(&w->fcgi);
+
+		worker_set_state(w, WORKER_BUSY);
+		if (rc < 0) {
+			if (!w->api->stopping)
+				log_warnx("worker %zu: FCGX_Accept_r: %s", w->idx,
+				    rc < 0 && rc > -1000 ? strerror(-rc) :
+				    "FastCGI protocol error");
+			break;
+		}
+		serve(w);
+		/* Answer now rather than when the next request arrives. */
+		FCGX_Finish_r(&w->fcgi);
+	}
+	FCGX_Free(&w->fcgi, 1);
+	pthread_mutex_lock(&server_lock);
+	w->state = WORKER_DONE;
+	server_live--;
+	pthread_mutex_unlock(&server_lock);
+	return NULL;
+}
+
+/* Does nothing: its delivery only interrupts a blocking accept or read. */
+static void
+wake_handler(int sig)
+{
+	(void)sig;
+}
+
+static void
+worker_cleanup(struct worker *w)
+{
+	store_close(w->store);
+	buf_release(&w->out);
+	buf_release(&w->hdr);
+	buf_release(&w->xhdr);
+	buf_release(&w->in);
+	buf_release(&w->query);
+	if (w->tok != NULL)
+		json_tokener_free(w->tok);
+}
+
+/*
+ * Runs the workers until SIGTERM or SIGINT, then drains: no new request is
+ * accepted, requests being served finish and are answered, idle kept-alive
+ * connections are closed.  Returns 0 on a clean stop, -1 if the workers
+ * could not start or all died.
+ *
+ * Why a thread per worker, each with its own connection: a SQLite
+ * connection is single-threaded, and under WAL every connection reads
+ * concurrently with one writer, so N connections serve N requests in
+ * parallel with no lock in the responder; each connection also keeps its
+ * own prepared statements.  A pool shared under a mutex would serialize
+ * exactly what WAL lets run in parallel.  Submits, the one write on the hot
+ * path, are grouped across threads by the batcher.
+ */
+int
+server_run(struct api *api, int listen_fd)
+{
+	const struct config	*cfg = api->cfg;
+	struct worker		*ws = NULL;
+	struct sigaction	 sa;
+	sigset_t		 set;
+	siginfo_t		 si;
+	struct timespec		 ts;
+	char			 err[512];
+	size_t			 n, i, started = 0, live;
+	int			 sig, rc = -1, e;
+	enum store_err		 serr;
+	time_t			 deadline;
+
+	n = (size_t)cfg->api_threads;
+	if ((ws = calloc(n, sizeof(*ws))) == NULL) {
+		log_warn("calloc %zu workers", n);
+		return -1;
+	}
+
+	/* SIGUSR2 wakes a worker blocked in accept or read at shutdown. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: the blocking call must fail */
+	if (sigaction(SIGUSR2, &sa, NULL) == -1) {
+		log_warn("sigaction SIGUSR2");
+		goto out;
+	}
+
+	for (i = 0; i < n; i++) {
+		ws[i].idx = i;
+		ws[i].api = api;
+		ws[i].state = WORKER_STARTING;
+		serr = store_open(cfg->database, 0, cfg->busy_timeout_ms,
+		    &ws[i].store, err, sizeof(err));
+		if (serr != STORE_OK) {
+			log_warnx("worker %zu: %s", i, err);
+			goto out;
+		}
+		if ((ws[i].tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL) {
+			log_warnx("worker %zu: json_tokener_new_ex failed", i);
+			goto out;
+		}
+		FCGX_InitRequest(&ws[i].fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	}
+
+	/* Workers inherit this mask: only main takes SIGTERM and SIGINT. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0) {
+		log_warnx("pthread_sigmask: %s", strerror(e));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&server_lock);
+		server_live++;
+		pthread_mutex_unlock(&server_lock);
+		if ((e = pthread_create(&ws[i].thread, NULL, worker_main,
+		    &ws[i])) != 0) {
+			pthread_mutex_lock(&server_lock);
+			server_live--;
+			pthread_mutex_unlock(&server_lock);
+			log_warnx("pthread_create: %s", strerror(e));
+			api->stopping = 1;
+			break;
+		}
+		started++;
+	}
+	if (started == n) {
+		log_info("serving with %zu threads", n);
+		for (;;) {
+			ts.tv_sec = 1;
+			ts.tv_nsec = 0;
+			sig = sigtimedwait(&set, &si, &ts);
+			if (sig == SIGTERM || sig == SIGINT) {
+				log_info("%s: draining", strsignal(sig));
+				rc = 0;
+				break;
+			}
+			if (sig == SIGHUP)
+				log_info("SIGHUP: nothing to reload; restart to "
+				    "apply a new configuration");
+			pthread_mutex_lock(&server_lock);
+			live = server_live;
+			pthread_mutex_unlock(&server_lock);
+			if (live == 0) {
+				log_warnx("every worker has exited");
+				break;
+			}
+		}
+	}
+
+	/*
+	 * Drain.  A worker inside FCGX_Accept_r holds no request: wake it
+	 * with a signal so its accept or read fails and it leaves.  The
+	 * signal can land just before the worker blocks, so repeat it until
+	 * every worker is out; busy workers are left to finish.
+	 */
+	pthread_mutex_lock(&server_lock);
+	api->stopping = 1;
+	pthread_mutex_unlock(&server_lock);
+	FCGX_ShutdownPending();
+	deadline = time(NULL) + 60;
+	for (;;) {
+		pthread_mutex_lock(&server_lock);
+		live = server_live;
+		for (i = 0; i < started; i++)
+			if (ws[i].state == WORKER_IDLE)
+				pthread_kill(ws[i].thread, SIGUSR2);
+		pthread_mutex_unlock(&server_lock);
+		if (live == 0 || time(NULL) > deadline)
+			break;
+		ts.tv_sec = 0;
+		ts.tv_nsec = 20 * 1000 * 1000;
+		nanosleep(&ts, NULL);
+	}
+	if (live != 0) {
+		log_warnx("%zu workers still busy after 60 s; exiting", live);
+		rc = -1;
+		/* Their threads still use ws: leave it to process exit. */
+		return rc;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+out:
+	for (i = 0; i < n; i++)
+		worker_cleanup(&ws[i]);
+	free(ws);
+	return rc;
+}

@@ -66,6 +66,7 @@ const char *const mail_status_names[MAIL__MAX] = {
 static int64_t	 default_clock(void);
 
 int64_t		(*mail_clock)(void) = NULL;
+ssize_t		(*mail_write)(int, const void *, size_t) = NULL;
 
 const char *
 mail_strerror(enum mail_status st)
@@ -457,36 +458,50 @@ addrs_add(struct mbuf *b, const char *field, const char *const *v, size_t n)
 
 /*
  * From: the address alone, or a display name (a quoted-string when it is
- * printable ASCII, encoded-words otherwise) and the address in brackets.
+ * printable ASCII, encoded-words otherwise) and the address in brackets,
+ * on the same line when it fits.
  */
 static void
 from_add(struct mbuf *b, const char *name, size_t namelen, const char *addr,
     size_t addrlen)
 {
-	size_t	 i;
-	bool	 ascii = true;
+	struct mbuf	 nb = { NULL, 0, 0, false };
+	size_t		 i;
+	bool		 ascii = true;
 
 	mbuf_str(b, "From: ");
-	if (namelen > 0) {
-		for (i = 0; i < namelen; i++)
-			if ((unsigned char)name[i] >= 0x7f)
-				ascii = false;
-		if (ascii) {
-			mbuf_str(b, "\"");
-			for (i = 0; i < namelen; i++) {
-				if (name[i] == '"' || name[i] == '\\')
-					mbuf_str(b, "\\");
-				mbuf_add(b, name + i, 1);
-			}
-			mbuf_str(b, "\"");
-		} else
-			ew_add(b, (const unsigned char *)name, namelen);
-		mbuf_str(b, "\r\n <");
+	if (namelen == 0) {
 		mbuf_add(b, addr, addrlen);
-		mbuf_str(b, ">");
+		mbuf_str(b, "\r\n");
+		return;
+	}
+	for (i = 0; i < namelen; i++)
+		if ((unsigned char)name[i] >= 0x7f)
+			ascii = false;
+	if (ascii) {
+		mbuf_str(&nb, "\"");
+		for (i = 0; i < namelen; i++) {
+			if (name[i] == '"' || name[i] == '\\')
+				mbuf_str(&nb, "\\");
+			mbuf_add(&nb, name + i, 1);
+		}
+		mbuf_str(&nb, "\"");
 	} else
-		mbuf_add(b, addr, addrlen);
-	mbuf_str(b, "\r\n");
+		ew_add(&nb, (const unsigned char *)name, namelen);
+	if (nb.oom) {
+		b->oom = true;
+		free(nb.p);
+		return;
+	}
+	mbuf_add(b, nb.p, nb.len);
+	if (strstr(nb.p, "\r\n") == NULL &&
+	    strlen("From: ") + nb.len + 2 + addrlen + 1 <= HDR_LINE_MAX)
+		mbuf_str(b, " <");
+	else
+		mbuf_str(b, "\r\n <");
+	mbuf_add(b, addr, addrlen);
+	mbuf_str(b, ">\r\n");
+	free(nb.p);
 }
 
 /* ---- quoted-printable body -------------------------------------------- */
@@ -936,7 +951,8 @@ write_all(int fd, const char *p, size_t n)
 	ssize_t	 w;
 
 	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
+		w = mail_write != NULL ? mail_write(fd, p, n) : write(fd, p, n);
+		if (w == -1) {
 			if (errno == EINTR)
 				continue;
 			return false;

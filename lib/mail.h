@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct config;
 struct json_object;
@@ -155,5 +156,11 @@ struct json_object	*mail_result_to_json(const struct mail_result *r);
  * means time_now_ms().
  */
 extern int64_t	(*mail_clock)(void);
+
+/*
+ * Seam for tests: the write(2) used for Maildir files, so a full disk can
+ * be simulated.  NULL means write(2).
+ */
+extern ssize_t	(*mail_write)(int fd, const void *buf, size_t n);
 
 #endif /* TASKQ_MAIL_H */

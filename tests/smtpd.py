@@ -6,7 +6,8 @@ the dist-packages that hold aiosmtpd.
 
     /usr/bin/python3 tests/smtpd.py --dir DIR [--host 127.0.0.1] [--port 0]
         [--fail-first N] [--fail-code 451] [--fail-stage data]
-        [--reject CODE] [--reject-stage data] [--silent]
+        [--reject CODE] [--reject-stage data] [--auth USER:PASSWORD]
+        [--silent]
 
 Once listening it prints one line "PORT <n>" on stdout (flushed; --port 0
 picks a free port) and serves until SIGTERM or SIGINT.
@@ -19,6 +20,7 @@ acceptance:
                   (decoded by Python's email package), "body": str (the
                   text/plain content decoded, line ends as "\\n"),
                   "defects": [str] (what the parser found malformed),
+                  "auth_login": str or null (the AUTH user name),
                   "headers": [[name, raw value], ...]}
 Both are complete before the server answers 250; the .json is renamed into
 place after the .eml is written, so a reader that sees <n>.json can read both.
@@ -30,6 +32,8 @@ place after the .eml is written, so a reader that sees <n>.json can read both.
 --fail-code C    the reply code for --fail-first (default 451).
 --reject C       every transaction is answered "C 5.7.1 Rejected (test)" at
                  --reject-stage (same choices, default data).
+--auth U:P       require AUTH (PLAIN or LOGIN, allowed without TLS) with this
+                 user name and password; other credentials get 535.
 --silent         accept TCP connections but never send a byte: a server that
                  hangs, for client timeouts.
 """
@@ -39,12 +43,14 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import os
 import signal
 import sys
+import warnings
 
 try:
-    from aiosmtpd.smtp import SMTP
+    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 except ImportError:
     sys.stderr.write("smtpd.py: aiosmtpd is missing (apt-get install "
                      "python3-aiosmtpd; run with /usr/bin/python3)\n")
@@ -68,6 +74,20 @@ class Handler:
             if self.count[stage] <= a.fail_first:
                 return "%d 4.3.0 Try again later (test)" % a.fail_code
         return None
+
+    @staticmethod
+    def login_of(session):
+        data = getattr(session, "auth_data", None)
+        if isinstance(data, LoginPassword):
+            return data.login.decode("utf-8", "replace")
+        return None
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        user, _, password = self.args.auth.partition(":")
+        ok = (isinstance(auth_data, LoginPassword) and
+              auth_data.login == user.encode() and
+              auth_data.password == password.encode())
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
@@ -111,6 +131,7 @@ class Handler:
             "subject": str(msg["subject"]) if "subject" in msg else None,
             "body": body,
             "defects": [repr(d) for d in msg.defects],
+            "auth_login": self.login_of(session),
             "headers": [[k, v] for k, v in msg.raw_items()],
         }
         with open(base + ".json.tmp", "w", encoding="utf-8") as f:
@@ -137,8 +158,12 @@ async def main():
     p.add_argument("--fail-stage", choices=stages, default="data")
     p.add_argument("--reject", type=int, default=None)
     p.add_argument("--reject-stage", choices=stages, default="data")
+    p.add_argument("--auth", default=None, metavar="USER:PASSWORD")
     p.add_argument("--silent", action="store_true")
     args = p.parse_args()
+    # AUTH without TLS is what this test server is for: no warnings.
+    warnings.filterwarnings("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     if not os.path.isdir(args.dir):
         p.error("--dir %s: not a directory" % args.dir)
 
@@ -149,7 +174,12 @@ async def main():
         handler = Handler(args)
 
         def factory():
-            return SMTP(handler, hostname="smtpd.test", ident="taskq-smtpd")
+            kw = {}
+            if args.auth is not None:
+                kw = dict(authenticator=handler.authenticate,
+                          auth_required=True, auth_require_tls=False)
+            return SMTP(handler, hostname="smtpd.test", ident="taskq-smtpd",
+                        **kw)
     server = await loop.create_server(factory, args.host, args.port)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write("PORT %d\n" % port)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -492,6 +493,17 @@ test_mime_and_address_headers(void **state)
 	free(v);
 	v = header_get(s, "From", false);
 	assert_string_equal(v, "\"Task \\\"Q\\\"\" <taskq@example.org>");
+	free(v);
+	free(s);
+
+	/* A long name puts the address on a line of its own. */
+	m.from = "A Very Long Display Name For The Task Queue Of Example "
+	    "Org Limited <taskq@example.org>";
+	s = fmt(&m);
+	assert_true(longest_line(s, (size_t)(body_of(s) - s)) <= 78);
+	v = header_get(s, "From", true);
+	assert_string_equal(v, "\"A Very Long Display Name For The Task Queue "
+	    "Of Example Org Limited\"\r\n <taskq@example.org>");
 	free(v);
 	free(s);
 
@@ -1004,13 +1016,27 @@ dir_entries(const char *dir, char *name, size_t size)
 	return n;
 }
 
-static void
-rm_rf(const char *path)
-{
-	char	 cmd[4200];
+/* The state directory of a maildir test; the teardown removes it. */
+static char	 tmpl[64];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
+static int
+setup_dir(void **state)
+{
+	(void)state;
+	snprintf(tmpl, sizeof(tmpl), "/tmp/taskq-mail-XXXXXX");
+	return mkdtemp(tmpl) == NULL ? -1 : 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+	char	 cmd[128];
+
+	(void)state;
+	mail_clock = NULL;
+	mail_write = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void
@@ -1023,13 +1049,11 @@ test_maildir_delivery(void **state)
 	struct mail_result	 r;
 	struct json_object	*j, *v;
 	struct stat		 st;
-	char			 tmpl[] = "/tmp/taskq-mail-XXXXXX", path[4200],
-				 name[512], *got, *want;
+	char			 path[4200], name[512], *got, *want;
 	const char		*sub[] = { "tmp", "new", "cur" };
 	size_t			 glen, i;
 
 	(void)state;
-	assert_non_null(mkdtemp(tmpl));
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpl);
 	snprintf(cfg.email_from, sizeof(cfg.email_from), "taskq@example.org");
 	mail_clock = fixed_clock;
@@ -1098,7 +1122,6 @@ test_maildir_delivery(void **state)
 
 	mail_clock = NULL;
 	mail_result_free(NULL);
-	rm_rf(tmpl);
 }
 
 static void
@@ -1107,11 +1130,10 @@ test_maildir_failures(void **state)
 	struct config		 cfg = config_defaults;
 	struct mail_message	 m;
 	struct mail_result	 r;
-	char			 tmpl[] = "/tmp/taskq-mail-XXXXXX", path[4200];
+	char			 path[4200];
 	int			 fd;
 
 	(void)state;
-	assert_non_null(mkdtemp(tmpl));
 	msg_init(&m, "s", "b");
 
 	/* No such state directory: a configuration problem. */
@@ -1146,7 +1168,47 @@ test_maildir_failures(void **state)
 	assert_non_null(strstr(r.error, "subject"));
 	mail_result_free(&r);
 	assert_int_equal(access(path, F_OK), -1);	/* nothing written */
-	rm_rf(tmpl);
+}
+
+/* write(2) on a full disk, after a first short write. */
+static ssize_t
+write_enospc(int fd, const void *buf, size_t n)
+{
+	static int	 calls;
+
+	if (calls++ % 2 == 0)
+		return write(fd, buf, n < 10 ? n : 10);
+	errno = ENOSPC;
+	return -1;
+}
+
+static void
+test_maildir_disk_full_temporary(void **state)
+{
+	struct config		 cfg = config_defaults;
+	struct mail_message	 m;
+	struct mail_result	 r;
+	char			 path[4200];
+
+	(void)state;
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", tmpl);
+	msg_init(&m, "s", "a body longer than ten bytes\n");
+	mail_write = write_enospc;
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_TEMPORARY);
+	mail_write = NULL;
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "No space left"));
+	assert_null(r.path);
+	mail_result_free(&r);
+	/* Nothing half-written is left, in tmp/ or new/. */
+	snprintf(path, sizeof(path), "%s/maildir/tmp", tmpl);
+	assert_int_equal(dir_entries(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/maildir/new", tmpl);
+	assert_int_equal(dir_entries(path, NULL, 0), 0);
+	/* And the next attempt goes through. */
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_OK);
+	mail_result_free(&r);
+	assert_int_equal(dir_entries(path, NULL, 0), 1);
 }
 
 static void
@@ -1179,8 +1241,12 @@ main(void)
 		cmocka_unit_test(test_body_odd_bytes),
 		cmocka_unit_test(test_whole_message_shape),
 		cmocka_unit_test(test_message_from_json),
-		cmocka_unit_test(test_maildir_delivery),
-		cmocka_unit_test(test_maildir_failures),
+		cmocka_unit_test_setup_teardown(test_maildir_delivery,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_maildir_failures,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_maildir_disk_full_temporary,
+		    setup_dir, teardown_dir),
 		cmocka_unit_test(test_status_names),
 	};
 

@@ -245,7 +245,7 @@ test_smtp_delivery(void **state)
 	assert_non_null(strstr(got, "\r\nCc: alice@example.com, carol@example.org\r\n"));
 	assert_non_null(strstr(got, "\r\nReply-To: replies@example.org\r\n"));
 	assert_non_null(strstr(got,
-	    "\r\nFrom: \"Task Queue\"\r\n <taskq@example.org>\r\n"));
+	    "\r\nFrom: \"Task Queue\" <taskq@example.org>\r\n"));
 	assert_true(strncmp(got, "Date: Sun, 29 Nov 2026 03:43:18 +0000\r\n",
 	    39) == 0);
 	free(got);
@@ -367,6 +367,45 @@ test_smtp_5xx_at_mail_from(void **state)
 	mail_result_free(&r);
 }
 
+/* AUTH with the configured user; wrong credentials are permanent. */
+static void
+test_smtp_auth(void **state)
+{
+	struct config		 cfg;
+	struct mail_message	 m;
+	struct mail_result	 r;
+	struct json_object	*j, *v;
+	char			 path[128];
+
+	(void)state;
+	server_start("--auth", "mailer:s3cret pass", NULL);
+	cfg_smtp(&cfg, srv.port);
+	msg_init(&m);
+
+	/* Without credentials the server refuses MAIL FROM (530). */
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_PERMANENT);
+	assert_non_null(strstr(r.error, "530"));
+	mail_result_free(&r);
+
+	snprintf(cfg.smtp_username, sizeof(cfg.smtp_username), "mailer");
+	snprintf(cfg.smtp_password, sizeof(cfg.smtp_password), "wrong");
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_PERMANENT);
+	assert_non_null(strstr(r.error, "535"));
+	assert_null(strstr(r.error, "wrong"));	/* no password in messages */
+	mail_result_free(&r);
+	assert_int_equal(stored_count(), 0);
+
+	snprintf(cfg.smtp_password, sizeof(cfg.smtp_password), "s3cret pass");
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_OK);
+	mail_result_free(&r);
+	snprintf(path, sizeof(path), "%s/1.json", srv.dir);
+	j = json_object_from_file(path);
+	assert_non_null(j);
+	assert_true(json_object_object_get_ex(j, "auth_login", &v));
+	assert_string_equal(json_object_get_string(v), "mailer");
+	json_object_put(j);
+}
+
 /* A port with nobody listening. */
 static void
 test_smtp_connection_refused(void **state)
@@ -478,6 +517,7 @@ main(void)
 		cmocka_unit_test_teardown(test_smtp_4xx_at_rcpt, teardown),
 		cmocka_unit_test_teardown(test_smtp_5xx_permanent, teardown),
 		cmocka_unit_test_teardown(test_smtp_5xx_at_mail_from, teardown),
+		cmocka_unit_test_teardown(test_smtp_auth, teardown),
 		cmocka_unit_test_teardown(test_smtp_connection_refused,
 		    teardown),
 		cmocka_unit_test_teardown(test_smtp_silent_server_times_out,

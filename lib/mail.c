@@ -352,14 +352,34 @@ ew_add(struct mbuf *b, const unsigned char *s, size_t n)
 	}
 }
 
+#define IS_BLANK(c)	((c) == ' ' || (c) == '\t')
+
+/*
+ * Where the next fold after seg may go: a blank that follows a non-blank
+ * and has a non-blank somewhere after it, so that no folded line is
+ * blanks alone; n if there is none.
+ */
+static size_t
+fold_next(const char *s, size_t n, size_t seg)
+{
+	size_t	 p, q;
+
+	for (p = seg + 1; p < n; p++) {
+		if (!IS_BLANK(s[p]) || IS_BLANK(s[p - 1]))
+			continue;
+		for (q = p; q < n && IS_BLANK(s[q]); q++)
+			continue;
+		return q < n ? p : n;
+	}
+	return n;
+}
+
 /*
  * Writes an unstructured value as is when it is printable ASCII that
- * folds into HDR_LINE_MAX columns at white space (col is where the value
- * starts) and holds nothing a reader would take for an encoded-word.
- * Returns false, writing nothing, otherwise.  A fold is a CRLF put before
- * existing white space, so unfolding gives the text back exactly; a
- * break is only taken before white space that has non-space after it, so
- * no folded line is white space alone.
+ * folds into HDR_LINE_MAX columns (col is where the value starts) and
+ * holds nothing a reader would take for an encoded-word.  Returns false,
+ * writing nothing, otherwise.  A fold is a CRLF put before existing white
+ * space, so unfolding gives the text back exactly.
  */
 static bool
 plain_add(struct mbuf *b, const char *s, size_t n, size_t col)
@@ -371,43 +391,22 @@ plain_add(struct mbuf *b, const char *s, size_t n, size_t col)
 			return false;
 	if (n >= 2 && memmem(s, n, "=?", 2) != NULL)
 		return false;
-
-	/* Check, then write, the same segments: [seg, end). */
-	for (int pass = 0; pass < 2; pass++) {
-		line = col;
-		for (seg = 0; seg < n; seg = end) {
-			end = seg + 1;
-			for (;;) {
-				while (end < n && s[end] != ' ' && s[end] != '\t')
-					end++;
-				while (end < n && (s[end] == ' ' || s[end] == '\t'))
-					end++;
-				/* Trailing white space stays in this segment. */
-				if (end >= n)
-					break;
-				/* Break before the white space run: back off to it. */
-				while (end > seg + 1 && (s[end - 1] == ' ' ||
-				    s[end - 1] == '\t'))
-					end--;
-				if (end == seg + 1 && (s[seg] == ' ' || s[seg] == '\t')) {
-					/* seg is one leading blank; keep going. */
-					end++;
-					continue;
-				}
-				break;
-			}
-			if (pass == 0) {
-				if ((seg == 0 ? col : 0) + (end - seg) > HDR_LINE_MAX)
-					return false;
-				continue;
-			}
-			if (seg > 0 && line + (end - seg) > HDR_LINE_MAX) {
-				mbuf_str(b, "\r\n");
-				line = 0;
-			}
-			mbuf_add(b, s + seg, end - seg);
-			line += end - seg;
+	/* Every piece between folds must fit a line of its own. */
+	for (seg = 0; seg < n; seg = end) {
+		end = fold_next(s, n, seg);
+		if ((seg == 0 ? col : 0) + (end - seg) > HDR_LINE_MAX)
+			return false;
+	}
+	/* Then fill lines greedily. */
+	line = col;
+	for (seg = 0; seg < n; seg = end) {
+		end = fold_next(s, n, seg);
+		if (seg > 0 && line + (end - seg) > HDR_LINE_MAX) {
+			mbuf_str(b, "\r\n");
+			line = 0;
 		}
+		mbuf_add(b, s + seg, end - seg);
+		line += end - seg;
 	}
 	return true;
 }
@@ -1281,7 +1280,12 @@ smtp_deliver(const struct config *cfg, const char *from_addr,
 		SETOPT(c, CURLOPT_PASSWORD, cfg->smtp_password);
 	}
 	SETOPT(c, CURLOPT_CONNECTTIMEOUT, (long)cfg->smtp_timeout_s);
+#if LIBCURL_VERSION_NUM >= 0x080600
+	SETOPT(c, CURLOPT_SERVER_RESPONSE_TIMEOUT_MS,
+	    (long)cfg->smtp_timeout_s * 1000L);
+#else
 	SETOPT(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)cfg->smtp_timeout_s);
+#endif
 	SETOPT(c, CURLOPT_TIMEOUT, (long)cfg->smtp_timeout_s);
 	SETOPT(c, CURLOPT_MAIL_FROM, mailfrom);
 	SETOPT(c, CURLOPT_MAIL_RCPT, rcpt);
@@ -1298,10 +1302,9 @@ smtp_deliver(const struct config *cfg, const char *from_addr,
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
 		code = 0;
 	out->smtp_code = code;
-	if (reply.len > 0 && (out->smtp_reply = strdup(reply.text)) == NULL) {
-		result_error(out, "smtp: out of memory");
-		goto out;
-	}
+	/* Without memory for it the reply goes unreported, nothing else. */
+	if (reply.len > 0)
+		out->smtp_reply = strdup(reply.text);
 	if (rc == CURLE_OK) {
 		st = MAIL_OK;
 		goto out;
@@ -1376,14 +1379,16 @@ mail_deliver(const struct config *cfg, const struct mail_message *msg,
 	}
 	if (!from_parse(m.from, &name, &namelen, &addr, &addrlen) ||
 	    addrlen >= sizeof(fromaddr)) {
-		result_error(out, "email_from: not a usable sender address");
+		result_error(out, "%s: not a usable sender address",
+		    msg->from != NULL ? "from" : "email_from");
 		goto out;
 	}
 	memcpy(fromaddr, addr, addrlen);
 	fromaddr[addrlen] = '\0';
 	if (!mail_message_id_make(m.from, out->message_id,
 	    sizeof(out->message_id))) {
-		result_error(out, "email_from: no domain for a Message-ID");
+		result_error(out, "%s: no domain for a Message-ID",
+		    msg->from != NULL ? "from" : "email_from");
 		goto out;
 	}
 	text = mail_format(&m, out->message_id,

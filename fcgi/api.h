@@ -121,7 +121,14 @@ void		 json_put_str(struct buf *, const char *);
 void		 json_put_strn(struct buf *, const char *, size_t);
 void		 json_put_time(struct buf *, int64_t ms);
 bool		 utf8_valid(const char *, size_t);
-bool		 json_escapes_valid(const char *, size_t);
+enum json_raw_err {
+	JSON_RAW_OK = 0,
+	JSON_RAW_SURROGATE,	/* a \uD800-\uDFFF escape without its pair */
+	JSON_RAW_CONTROL,	/* an unescaped control character in a string */
+	JSON_RAW_SYNTAX,	/* a bare word other than true, false, null */
+	JSON_RAW_ERR__MAX
+};
+enum json_raw_err json_raw_check(const char *, size_t);
 
 /* files.c */
 void		 h_file_upload(struct req *);

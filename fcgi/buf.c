@@ -221,46 +221,74 @@ json_u_escape(const char *s, size_t n)
 }
 
 /*
- * Whether every \u escape in the raw JSON text s is a complete character:
- * a high surrogate must be followed at once by a low one, and a low one may
- * not stand alone.  json-c 0.16 silently turns a lone surrogate into
- * U+FFFD or invalid bytes, so this is checked before parsing.  Backslashes
- * outside strings make the JSON invalid anyway, so string state need not
- * be tracked: every backslash starts an escape.
+ * What json-c 0.16 lets through and the contract forbids, found in the raw
+ * text before parsing: a lone UTF-16 surrogate escape (a high surrogate
+ * not followed at once by a low one, or a low one alone), which json-c
+ * silently turns into other bytes, and a raw control character inside a
+ * string, which it accepts even in strict mode, as it does NaN and
+ * Infinity: outside strings the only words are true, false, null and the
+ * exponent of a number.  Other syntax errors are left to json-c.
  */
-bool
-json_escapes_valid(const char *s, size_t n)
+enum json_raw_err
+json_raw_check(const char *s, size_t n)
 {
 	size_t	 i = 0;
 	long	 u, lo;
+	bool	 in_str = false;
 
 	while (i < n) {
-		if (s[i] != '\\') {
+		unsigned char	 c = (unsigned char)s[i];
+
+		if (!in_str) {
+			size_t	 w = i;
+
+			if (c == '"')
+				in_str = true;
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+				i++;
+				continue;
+			}
+			while (w < n && ((s[w] >= 'a' && s[w] <= 'z') ||
+			    (s[w] >= 'A' && s[w] <= 'Z')))
+				w++;
+			if (!(w - i == 4 && (memcmp(s + i, "true", 4) == 0 ||
+			    memcmp(s + i, "null", 4) == 0)) &&
+			    !(w - i == 5 && memcmp(s + i, "false", 5) == 0) &&
+			    !(w - i == 1 && (c == 'e' || c == 'E') && i > 0 &&
+			    ((s[i - 1] >= '0' && s[i - 1] <= '9') || s[i - 1] == '.')))
+				return JSON_RAW_SYNTAX;
+			i = w;
+			continue;
+		}
+		if (c == '"') {
+			in_str = false;
+			i++;
+			continue;
+		}
+		if (c < 0x20)
+			return JSON_RAW_CONTROL;
+		if (c != '\\') {
 			i++;
 			continue;
 		}
 		if (i + 1 >= n)
-			return true;	/* json-c reports the truncation */
-		if (s[i + 1] != 'u') {
+			return JSON_RAW_OK;	/* truncated: json-c says so */
+		if (s[i + 1] != 'u' || (u = json_u_escape(s + i, n - i)) < 0) {
 			i += 2;
 			continue;
 		}
-		if ((u = json_u_escape(s + i, n - i)) < 0) {
-			i += 2;		/* malformed: json-c rejects it */
-			continue;
-		}
 		if (u >= 0xdc00 && u <= 0xdfff)
-			return false;
+			return JSON_RAW_SURROGATE;
 		if (u >= 0xd800 && u <= 0xdbff) {
 			lo = json_u_escape(s + i + 6, n - i - 6);
 			if (lo < 0xdc00 || lo > 0xdfff)
-				return false;
+				return JSON_RAW_SURROGATE;
 			i += 12;
 			continue;
 		}
 		i += 6;
 	}
-	return true;
+	return JSON_RAW_OK;
 }
 
 /*

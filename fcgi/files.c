@@ -229,7 +229,10 @@ static const struct mp_callbacks upload_mp = {
 	mp_part_begin, mp_part_data, mp_part_end,
 };
 
-/* Whether the first lines look like CSV: the same number (>= 1) of commas. */
+/*
+ * Whether the first lines look like CSV: at least two complete lines, each
+ * with the same number (>= 1) of commas.
+ */
 static bool
 looks_csv(const unsigned char *p, size_t n)
 {
@@ -247,9 +250,7 @@ looks_csv(const unsigned char *p, size_t n)
 			commas = 0;
 		}
 	}
-	if (lines == 0)
-		return commas > 0 && i == n;
-	return first > 0;
+	return lines >= 2 && first > 0;
 }
 
 static bool

@@ -173,10 +173,21 @@ req_json_body(struct req *r, struct json_object **out)
 		resp_error(r, 400, NULL, "request body is not valid UTF-8");
 		return -1;
 	}
-	if (!json_escapes_valid(w->in.p, w->in.len)) {
+	switch (json_raw_check(w->in.p, w->in.len)) {
+	case JSON_RAW_SURROGATE:
 		resp_error(r, 400, NULL, "request body has a lone UTF-16 "
 		    "surrogate escape (\\uD800-\\uDFFF without its pair)");
 		return -1;
+	case JSON_RAW_CONTROL:
+		resp_error(r, 400, NULL, "malformed JSON: a control character "
+		    "in a string must be escaped");
+		return -1;
+	case JSON_RAW_SYNTAX:
+		resp_error(r, 400, NULL, "malformed JSON: unexpected word "
+		    "(only true, false and null are literals)");
+		return -1;
+	default:
+		break;
 	}
 	if (w->in.len > INT32_MAX) {
 		resp_error(r, 413, NULL, "request body too large");

@@ -282,10 +282,11 @@ def make_tests(s):
             responses_are_json_and_not_cached]
 
 
-def run(name, make, options, valgrind=False):
-    """Runs make(stack)'s tests on a fresh stack, then checks that
-    taskq-api leaves with status 0 on SIGTERM.  Returns the Suite."""
-    suite = Suite(name)
+def run(name, make, options, valgrind=False, suite=None):
+    """Runs make(stack)'s tests on a fresh stack, then checks that taskq-api
+    leaves with status 0 on SIGTERM and, under valgrind, that valgrind
+    reported nothing.  Returns the Suite (a new one unless given)."""
+    suite = suite or Suite(name)
     opts = dict(options)
     opts["valgrind"] = valgrind or opts.get("valgrind", False)
     s = Stack(**opts)
@@ -295,14 +296,22 @@ def run(name, make, options, valgrind=False):
             suite.test(fn)
     finally:
         rc = s.stop()
-
-        def api_exits_0_on_sigterm():
-            eq(rc, 0, "taskq-api exit status (log: %s)" % s.read_log("api")[-2000:])
-        suite.test(api_exits_0_on_sigterm)
-        suite.valgrind_logs = [os.path.join(s.state, f) for f in os.listdir(s.state)
-                               if f.startswith("valgrind-")]
-        suite.valgrind_text = "".join(open(p, errors="replace").read() for p in suite.valgrind_logs)
+        logs = sorted(f for f in os.listdir(s.state) if f.startswith("valgrind-api"))
+        reports = ""
+        for f in logs:
+            with open(os.path.join(s.state, f), errors="replace") as fp:
+                reports += fp.read()
+        api_log = s.read_log("api")
         s.cleanup()
+
+    def api_exits_0_on_sigterm():
+        eq(rc, 0, "%s: taskq-api exit status (log: %s)" % (name, api_log[-3000:]))
+    suite.test(api_exits_0_on_sigterm)
+    if s.valgrind:
+        def valgrind_reports_nothing():
+            check(logs, "%s: no valgrind log written" % name)
+            eq(reports, "", "%s: valgrind report" % name)
+        suite.test(valgrind_reports_nothing)
     return suite
 
 

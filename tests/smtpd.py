@@ -7,7 +7,7 @@ the dist-packages that hold aiosmtpd.
     /usr/bin/python3 tests/smtpd.py --dir DIR [--host 127.0.0.1] [--port 0]
         [--fail-first N] [--fail-code 451] [--fail-stage data]
         [--reject CODE] [--reject-stage data] [--auth USER:PASSWORD]
-        [--silent]
+        [--tls-cert FILE --tls-key FILE [--implicit-tls]] [--silent]
 
 Once listening it prints one line "PORT <n>" on stdout (flushed; --port 0
 picks a free port) and serves until SIGTERM or SIGINT.
@@ -34,6 +34,10 @@ place after the .eml is written, so a reader that sees <n>.json can read both.
                  --reject-stage (same choices, default data).
 --auth U:P       require AUTH (PLAIN or LOGIN, allowed without TLS) with this
                  user name and password; other credentials get 535.
+--tls-cert F, --tls-key F
+                 offer STARTTLS with this certificate and key (PEM).
+--implicit-tls   with the above: TLS from the first byte (smtps://)
+                 instead of STARTTLS.
 --silent         accept TCP connections but never send a byte: a server that
                  hangs, for client timeouts.
 """
@@ -46,6 +50,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import warnings
 
@@ -159,13 +164,22 @@ async def main():
     p.add_argument("--reject", type=int, default=None)
     p.add_argument("--reject-stage", choices=stages, default="data")
     p.add_argument("--auth", default=None, metavar="USER:PASSWORD")
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
+    p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--silent", action="store_true")
     args = p.parse_args()
     # AUTH without TLS is what this test server is for: no warnings.
     warnings.filterwarnings("ignore")
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    # Failed TLS handshakes are what some tests expect: no tracebacks.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     if not os.path.isdir(args.dir):
         p.error("--dir %s: not a directory" % args.dir)
+
+    context = None
+    if args.tls_cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
 
     loop = asyncio.get_running_loop()
     if args.silent:
@@ -175,12 +189,16 @@ async def main():
 
         def factory():
             kw = {}
+            if context is not None and not args.implicit_tls:
+                kw["tls_context"] = context
             if args.auth is not None:
-                kw = dict(authenticator=handler.authenticate,
+                kw.update(authenticator=handler.authenticate,
                           auth_required=True, auth_require_tls=False)
             return SMTP(handler, hostname="smtpd.test", ident="taskq-smtpd",
                         **kw)
-    server = await loop.create_server(factory, args.host, args.port)
+    server = await loop.create_server(
+        factory, args.host, args.port,
+        ssl=context if args.implicit_tls else None)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write("PORT %d\n" % port)
     sys.stdout.flush()

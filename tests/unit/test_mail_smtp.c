@@ -50,6 +50,9 @@ static struct {
 	char	 dir[64];
 } srv = { -1, 0, "" };
 
+/* A test's certificate directory, if it made one; the teardown removes it. */
+static char	 cert_dir[64];
+
 static int64_t
 fixed_clock(void)
 {
@@ -116,13 +119,13 @@ server_start(const char *arg, ...)
 	}
 }
 
+/* Stops the server and removes its directory. */
 static int
-teardown(void **state)
+server_stop(void)
 {
 	char	 cmd[128];
 	int	 status;
 
-	(void)state;
 	if (srv.pid > 0) {
 		kill(srv.pid, SIGTERM);
 		waitpid(srv.pid, &status, 0);
@@ -133,6 +136,23 @@ teardown(void **state)
 		if (system(cmd) != 0)
 			return -1;
 		srv.dir[0] = '\0';
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[128];
+
+	(void)state;
+	if (server_stop() == -1)
+		return -1;
+	if (cert_dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
+		if (system(cmd) != 0)
+			return -1;
+		cert_dir[0] = '\0';
 	}
 	mail_clock = NULL;
 	return 0;
@@ -406,6 +426,63 @@ test_smtp_auth(void **state)
 	json_object_put(j);
 }
 
+/*
+ * Makes a self-signed certificate in the server's directory; skips the
+ * test when the openssl tool is not there.
+ */
+static void
+make_cert(char *cert, char *key, size_t size)
+{
+	char	 cmd[512];
+
+	snprintf(cert_dir, sizeof(cert_dir), "/tmp/taskq-cert-XXXXXX");
+	assert_non_null(mkdtemp(cert_dir));
+	snprintf(cert, size, "%s/cert.pem", cert_dir);
+	snprintf(key, size, "%s/key.pem", cert_dir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes "
+	    "-keyout '%s' -out '%s' -days 1 -subj /CN=127.0.0.1 "
+	    ">/dev/null 2>&1", key, cert);
+	if (system(cmd) != 0)
+		skip();
+}
+
+/*
+ * smtp:// tries STARTTLS when offered; a certificate that does not verify
+ * stops the delivery (no fallback to clear text) and is permanent.
+ */
+static void
+test_smtp_starttls_unverified_cert(void **state)
+{
+	struct config		 cfg;
+	struct mail_message	 m;
+	struct mail_result	 r;
+	char			 cert[128], key[128];
+
+	(void)state;
+	make_cert(cert, key, sizeof(cert));
+	server_start("--tls-cert", cert, "--tls-key", key, NULL);
+	cfg_smtp(&cfg, srv.port);
+	msg_init(&m);
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_PERMANENT);
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "certificate"));
+	assert_int_equal(stored_count(), 0);
+	mail_result_free(&r);
+
+	/* smtps:// to a server speaking TLS at once: the same check. */
+	server_stop();
+	server_start("--tls-cert", cert, "--tls-key", key, "--implicit-tls",
+	    NULL);
+	cfg_smtp(&cfg, srv.port);
+	snprintf(cfg.smtp_url, sizeof(cfg.smtp_url), "smtps://127.0.0.1:%d",
+	    srv.port);
+	assert_int_equal(mail_deliver(&cfg, &m, &r), MAIL_PERMANENT);
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "certificate"));
+	assert_int_equal(stored_count(), 0);
+	mail_result_free(&r);
+}
+
 /* A port with nobody listening. */
 static void
 test_smtp_connection_refused(void **state)
@@ -518,6 +595,8 @@ main(void)
 		cmocka_unit_test_teardown(test_smtp_5xx_permanent, teardown),
 		cmocka_unit_test_teardown(test_smtp_5xx_at_mail_from, teardown),
 		cmocka_unit_test_teardown(test_smtp_auth, teardown),
+		cmocka_unit_test_teardown(test_smtp_starttls_unverified_cert,
+		    teardown),
 		cmocka_unit_test_teardown(test_smtp_connection_refused,
 		    teardown),
 		cmocka_unit_test_teardown(test_smtp_silent_server_times_out,

@@ -22,6 +22,14 @@
 #include "csv.h"
 #include "csvstats.h"
 
+static inline int	csvstats_field(void *, const char *, size_t, size_t);
+static inline int	csvstats_record(void *, size_t, uint64_t);
+
+/* The parser core with our handlers called directly, see csv_core.h. */
+#define CSV_FIELD(p, v, len, col)	csvstats_field((p)->arg, (v), (len), (col))
+#define CSV_RECORD(p, n, line)		csvstats_record((p)->arg, (n), (line))
+#include "csv_core.h"
+
 #define CSVSTATS_CHUNK		(256 * 1024)	/* fits the L2 cache */
 #define CSVSTATS_STEP_MAX	(64ULL * 1024 * 1024)
 
@@ -104,8 +112,8 @@ csvstats_add_column(struct csvstats *st)
  * through strtod otherwise.
  */
 static enum num_kind
-csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
-    double *dp)
+csvstats_number_slow(struct csvstats *st, const char *v, size_t len,
+    int64_t *ip, double *dp)
 {
 	const char	*s = v, *end = v + len, *ds;
 	uint64_t	 m = 0;
@@ -199,6 +207,52 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	return NUM_FLOAT;
 }
 
+/*
+ * The common case first: at most 18 digits in all, so the mantissa cannot
+ * overflow, and no exponent.  Anything else goes to csvstats_number_slow.
+ */
+static inline enum num_kind
+csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
+    double *dp)
+{
+	const unsigned char	*s = (const unsigned char *)v, *e = s + len, *ds;
+	uint64_t		 m = 0;
+	unsigned		 dig;
+	size_t			 nint, nfrac;
+	bool			 neg = false;
+
+	if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		s++;
+	}
+	for (ds = s; s < e && (dig = (unsigned)*s - '0') < 10; s++)
+		m = m * 10 + dig;
+	nint = (size_t)(s - ds);
+	if (s == e) {
+		if (nint == 0)
+			return NUM_NONE;
+		if (nint > 18)
+			return csvstats_number_slow(st, v, len, ip, dp);
+		*ip = neg ? -(int64_t)m : (int64_t)m;
+		return NUM_INT;
+	}
+	if (*s != '.')
+		return (*s | 0x20) == 'e' && nint > 0 ?
+		    csvstats_number_slow(st, v, len, ip, dp) : NUM_NONE;
+	for (ds = ++s; s < e && (dig = (unsigned)*s - '0') < 10; s++)
+		m = m * 10 + dig;
+	nfrac = (size_t)(s - ds);
+	if (s != e || nint + nfrac > 15)	/* 10^15 < 2^53: exact */
+		return nint + nfrac == 0 ? NUM_NONE :
+		    csvstats_number_slow(st, v, len, ip, dp);
+	if (nint + nfrac == 0)
+		return NUM_NONE;
+	*dp = (double)m / pow10_exact[nfrac];
+	if (neg)
+		*dp = -*dp;
+	return NUM_FLOAT;
+}
+
 static bool
 csvstats_is_bool(const char *v, size_t len)
 {
@@ -217,9 +271,13 @@ csvstats_welford(struct colstat *c, double x)
 {
 	double	 delta;
 
+	/*
+	 * 1/n depends on the count only, so the division runs ahead of the
+	 * mean's dependency chain instead of on it.
+	 */
 	c->n++;
 	delta = x - c->mean;
-	c->mean += delta / (double)c->n;
+	c->mean += delta * (1.0 / (double)c->n);
 	c->m2 += delta * (x - c->mean);
 }
 
@@ -270,7 +328,7 @@ other:
 		c->poss = 0;
 }
 
-static int
+static inline int
 csvstats_field(void *arg, const char *v, size_t len, size_t col)
 {
 	struct csvstats	*st = arg;
@@ -309,7 +367,7 @@ csvstats_field(void *arg, const char *v, size_t len, size_t col)
 	return 0;
 }
 
-static int
+static inline int
 csvstats_record(void *arg, size_t nfields, uint64_t line)
 {
 	struct csvstats	*st = arg;
@@ -393,7 +451,7 @@ csvstats_feed(struct csvstats *st, const char *buf, size_t len)
 {
 	if (st->err != CSV_OK)
 		return st->err;
-	return csvstats_result(st, csv_parser_feed(st->parser, buf, len));
+	return csvstats_result(st, csv_core_feed(st->parser, buf, len));
 }
 
 /*
@@ -639,7 +697,7 @@ csvstats_finish(struct csvstats *st, struct json_object **result)
 	*result = NULL;
 	if (st->err != CSV_OK)
 		return st->err;
-	if ((e = csvstats_result(st, csv_parser_finish(st->parser))) != CSV_OK)
+	if ((e = csvstats_result(st, csv_core_finish(st->parser))) != CSV_OK)
 		return e;
 	if (!csvstats_names(st))
 		goto nomem;

@@ -368,6 +368,87 @@ test_every_split_point(void **state)
 	free(whole);
 }
 
+/*
+ * Random inputs, valid and not, from a small alphabet rich in quotes and
+ * line ends: the result (records or error) must be the same whole, byte by
+ * byte (where only the slow path runs) and in random pieces.  Long runs of
+ * plain bytes make fields and blocks of every size for the 64-byte path.
+ */
+static void
+test_random_differential(void **state)
+{
+	static const char	 alpha[] = "ab,,,\"\"\"\n\n\r x;";
+	struct csv_options	 o;
+	char			 in[600], *whole, *bytes, *pieces;
+	size_t			 len, off, n, k;
+	unsigned		 seed = 4242;
+	int			 iter;
+
+	(void)state;
+	csv_options_init(&o);
+	for (iter = 0; iter < 30000; iter++) {
+		len = (size_t)(rand_r(&seed) % sizeof(in));
+		for (k = 0; k < len; k++) {
+			if (rand_r(&seed) % 8 == 0) {
+				/* A run of plain bytes. */
+				for (n = rand_r(&seed) % 70; n > 0 && k < len; n--)
+					in[k++] = 'p';
+				if (k == len)
+					break;
+			}
+			in[k] = alpha[rand_r(&seed) % (sizeof(alpha) - 1)];
+			if (rand_r(&seed) % 5000 == 0)
+				in[k] = '\0';
+		}
+		/* Mostly balanced quotes, so that most inputs are valid. */
+		if (iter % 2 == 0)
+			for (k = 0, n = 0; k < len; k++)
+				if (in[k] == '"' && ++n % 2 == 1 && k + 1 < len &&
+				    in[k + 1] != '"' && k > 0 && in[k - 1] != ',' &&
+				    in[k - 1] != '\n' && in[k - 1] != '\r')
+					in[k] = 'q';
+		o.max_field_bytes = iter % 7 == 0 ? 1 + (size_t)(rand_r(&seed) % 80) :
+		    CSV_MAX_FIELD_DEFAULT;
+		o.delimiter = iter % 11 == 0 ? ';' : ',';
+		whole = parse(in, len, 0, &o);
+		bytes = parse(in, len, 1, &o);
+		if (strcmp(whole, bytes) != 0)
+			fail_msg("iter %d: whole '%s' bytes '%s'", iter, whole, bytes);
+		/* Random pieces. */
+		{
+			struct log		 l = { NULL, 0, 0, 0, 0 };
+			struct csv_parser	*p;
+			enum csv_err		 e;
+			char			 buf[256];
+
+			p = csv_parser_new(&o, on_field, on_record, &l, &e);
+			assert_non_null(p);
+			log_add(&l, "", 0);
+			for (off = 0, e = CSV_OK; off < len && e == CSV_OK; off += n) {
+				n = 1 + (size_t)(rand_r(&seed) % 130);
+				if (n > len - off)
+					n = len - off;
+				e = csv_parser_feed(p, in + off, n);
+			}
+			if (e == CSV_OK)
+				e = csv_parser_finish(p);
+			if (e != CSV_OK) {
+				snprintf(buf, sizeof(buf), "ERROR %d: %s", (int)e,
+				    csv_parser_errmsg(p));
+				free(l.s);
+				l.s = strdup(buf);
+			}
+			pieces = l.s;
+			csv_parser_free(p);
+		}
+		if (strcmp(whole, pieces) != 0)
+			fail_msg("iter %d: whole '%s' pieces '%s'", iter, whole, pieces);
+		free(whole);
+		free(bytes);
+		free(pieces);
+	}
+}
+
 static void
 test_long_lines(void **state)
 {
@@ -972,6 +1053,7 @@ main(void)
 		cmocka_unit_test(test_field_limit),
 		cmocka_unit_test(test_chunk_boundaries),
 		cmocka_unit_test(test_every_split_point),
+		cmocka_unit_test(test_random_differential),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_callback_stop_and_finish),
 		cmocka_unit_test(test_stats_known_values),

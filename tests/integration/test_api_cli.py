@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""taskq-api as a program: the command line (-h, -n, -f, -o and the errors
+that name the key), the three ways to listen (UNIX socket path, host:port,
+an inherited socket on standard input) spoken to in FastCGI directly, and
+the drain on SIGTERM: a request in flight is answered, then exit 0.
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import Stack, Suite, binary, check, eq, free_port  # noqa: E402
+
+
+def api(*args, **kw):
+    return subprocess.run([binary("taskq-api")] + list(args), capture_output=True, text=True,
+                          timeout=30, **kw)
+
+
+def fcgi_request(sock, method, path, body=b"", ctype=""):
+    """One FastCGI request (keep-conn off) on a connected socket; returns the
+    raw CGI response (head and body)."""
+    def record(rtype, content, rid=1):
+        return struct.pack("!BBHHBx", 1, rtype, rid, len(content), 0) + content
+
+    def nv(name, value):
+        name, value = name.encode(), value.encode()
+        return bytes([len(name)]) + (bytes([len(value)]) if len(value) < 128
+                                     else struct.pack("!I", len(value) | 0x80000000)) + name + value
+    params = b"".join(nv(k, v) for k, v in (
+        ("REQUEST_METHOD", method), ("PATH_INFO", path), ("QUERY_STRING", ""),
+        ("CONTENT_TYPE", ctype), ("CONTENT_LENGTH", str(len(body)) if body else "")))
+    msg = record(1, struct.pack("!HB5x", 1, 0))            # BEGIN_REQUEST, responder
+    msg += record(4, params) + record(4, b"")             # PARAMS
+    if body:
+        msg += record(5, body)
+    msg += record(5, b"")                                 # STDIN
+    sock.sendall(msg)
+    out, buf = b"", b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 8:
+            _, rtype, _, clen, plen = struct.unpack("!BBHHBx", buf[:8])
+            if len(buf) < 8 + clen + plen:
+                break
+            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            if rtype == 6:
+                out += content
+            elif rtype == 3:
+                return out
+    return out
+
+
+def main():
+    suite = Suite("test_api_cli")
+    tmp = tempfile.mkdtemp(prefix="taskq-cli-")
+    db = os.path.join(tmp, "taskq.db")
+
+    def help_exits_0():
+        r = api("-h")
+        eq(r.returncode, 0, "-h status")
+        check("usage: taskq-api" in r.stdout, "usage printed: %r", r.stdout)
+        r = api("-x")
+        eq(r.returncode, 1, "unknown flag")
+        check("usage" in r.stderr, "usage on error")
+
+    def check_config_with_n():
+        r = api("-n", "-d", db, "-s", tmp, "-o", "api_threads=4")
+        eq(r.returncode, 0, "-n status (%s)" % r.stderr)
+        r = api("-n", "-o", "nosuchkey=1")
+        eq(r.returncode, 1, "unknown key")
+        check("nosuchkey" in r.stderr, "error names the key: %r", r.stderr)
+        r = api("-n", "-o", "api_threads=0")
+        eq(r.returncode, 1, "bad value")
+        check("api_threads" in r.stderr, "error names the key: %r", r.stderr)
+        r = api("-n", "-o", "novalue")
+        eq(r.returncode, 1, "-o without =")
+        r = api("-n", "-f", os.path.join(tmp, "missing.conf"))
+        eq(r.returncode, 1, "missing -f file")
+        check("missing.conf" in r.stderr, "names the file: %r", r.stderr)
+        conf = os.path.join(tmp, "taskq.conf")
+        with open(conf, "w") as f:
+            f.write("database = %s\nstate_dir = %s\napi_threads = 2\n" % (db, tmp))
+        eq(api("-n", "-f", conf).returncode, 0, "good file")
+        with open(conf, "a") as f:
+            f.write("bogus_key = 1\n")
+        r = api("-n", "-f", conf)
+        eq(r.returncode, 1, "bad file")
+        check("bogus_key" in r.stderr, "names the key: %r", r.stderr)
+
+    def refuses_a_non_socket_path():
+        path = os.path.join(tmp, "regular")
+        open(path, "w").close()
+        r = api("-d", db, "-s", tmp, "-l", path)
+        eq(r.returncode, 1, "status")
+        check("not a socket" in r.stderr, "reason: %r", r.stderr)
+        check(os.path.exists(path), "file left alone")
+        r = subprocess.run([binary("taskq-api"), "-d", db, "-s", tmp], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        eq(r.returncode, 1, "stdin not a socket")
+
+    def serve_and_stop(cmd, connect, **popen):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+        try:
+            deadline = time.time() + 15
+            while True:
+                try:
+                    c = connect()
+                    break
+                except OSError:
+                    if p.poll() is not None:
+                        raise AssertionError("taskq-api exited: %r" % p.stdout.read()[-2000:])
+                    check(time.time() < deadline, "taskq-api not listening")
+                    time.sleep(0.05)
+            with c:
+                out = fcgi_request(c, "GET", "/api/health")
+            check(out.startswith(b"Status: 200"), "health over FastCGI: %r", out[:200])
+            check(b'"status": "ok"' in out, "health body: %r", out[-200:])
+            with connect() as c:
+                out = fcgi_request(c, "POST", "/api/tasks/submit",
+                                   b'{"task_type": "echo", "parameters": {"message": "fcgi"}}',
+                                   "application/json")
+            check(out.startswith(b"Status: 201"), "submit over FastCGI: %r", out[:300])
+            check(b"\r\nLocation: /api/tasks/" in out, "Location header")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(30)
+        eq(rc, 0, "exit status on SIGTERM")
+
+    def listens_on_tcp():
+        port = free_port()
+        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", "127.0.0.1:%d" % port,
+                        "-t", "2"],
+                       lambda: socket.create_connection(("127.0.0.1", port), timeout=10))
+
+    def listens_on_unix_path_and_removes_it():
+        path = os.path.join(tmp, "api.sock")
+
+        def connect():
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(10)
+            try:
+                c.connect(path)
+            except OSError:
+                c.close()
+                raise
+            return c
+        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path], connect)
+        check(not os.path.exists(path), "socket removed on exit")
+
+    def accepts_on_inherited_stdin_socket():
+        path = os.path.join(tmp, "inherited.sock")
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(16)
+
+        def connect():
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(10)
+            c.connect(path)
+            return c
+        try:
+            serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-o", "api_listen="],
+                           connect, stdin=ls.fileno())
+        finally:
+            ls.close()
+        check(os.path.exists(path), "an inherited socket is not taskq-api's to remove")
+
+    def sigterm_finishes_request_in_flight():
+        with Stack(runners=0) as s:
+            data = b"q" * 300000
+            head = ("POST /api/files HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                    "X-Filename: slow.bin\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                    % len(data)).encode()
+            with socket.create_connection(("127.0.0.1", s.port), timeout=30) as c:
+                c.sendall(head + data[:100000])
+                time.sleep(0.5)           # the responder is now reading the body
+                s.api.send_signal(signal.SIGTERM)
+                time.sleep(0.5)
+                check(s.api.poll() is None, "taskq-api waits for the request in flight")
+                c.sendall(data[100000:])
+                resp = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    resp += chunk
+            check(resp.startswith(b"HTTP/1.1 201"), "upload answered: %r", resp[:300])
+            eq(s.api.wait(30), 0, "exit status after draining")
+            check("draining" in s.read_log("api"), "drain logged")
+
+    for fn in (help_exits_0, check_config_with_n, refuses_a_non_socket_path, listens_on_tcp,
+               listens_on_unix_path_and_removes_it, accepts_on_inherited_stdin_socket,
+               sigterm_finishes_request_in_flight):
+        suite.test(fn)
+    subprocess.run(["rm", "-rf", tmp])
+    suite.finish()
+
+
+if __name__ == "__main__":
+    main()

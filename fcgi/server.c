@@ -334,6 +334,13 @@ dispatch(struct req *r)
 		resp_error(r, 404, NULL, "no such resource");
 		return;
 	}
+	/*
+	 * Only the listing takes query parameters; elsewhere any is a 422
+	 * naming it, as an unknown one is for the listing: a typo in a
+	 * parameter should not silently do something else.
+	 */
+	if (r->route != ROUTE_TASK_LIST && req_query(r, NULL, 0) == -1)
+		return;
 	hit->fn(r);
 }
 

@@ -267,6 +267,14 @@ def make_tests(s):
         check(isinstance(h["runners"], list), "runners")
         check("oldest_pending_age_s" in h, "oldest_pending_age_s")
 
+    def query_parameters_only_where_accepted():
+        t = s.submit("echo", {"message": "query"})
+        error(s.get("/api/tasks/%s?verbose=1" % t["id"]), 422, "verbose")
+        error(s.get("/api/stats?x=1"), 422, "x")
+        error(s.post("/api/tasks/submit?priority=5", {"task_type": "echo",
+                                                      "parameters": {"message": "q"}}), 422, "priority")
+        eq(s.get("/api/health?").status, 200, "an empty query is no parameter")
+
     def responses_are_json_and_not_cached():
         r = s.get("/api/stats")
         check(r.headers["content-type"].startswith("application/json"), "content-type")
@@ -279,7 +287,7 @@ def make_tests(s):
             cancel_then_conflict_then_retry, routing_405_with_allow, routing_404_is_json,
             list_with_and_without_trailing_slash, task_types_lists_schemas_and_paused,
             pause_and_resume, stats_counts_every_type, health_ok,
-            responses_are_json_and_not_cached]
+            query_parameters_only_where_accepted, responses_are_json_and_not_cached]
 
 
 def run(name, make, options, valgrind=False, suite=None):

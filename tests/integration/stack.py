@@ -70,7 +70,7 @@ class Stack:
     """nginx -> taskq-api (UNIX socket) -> SQLite <- taskq-runner(s)."""
 
     def __init__(self, runners=1, api_options=(), runner_options=(), state_dir=None,
-                 upload_max="64m", api_extra_args=(), valgrind=False):
+                 upload_max="64m", api_extra_args=(), valgrind=False, frontend="nginx"):
         self.runners_wanted = runners
         self.api_options = list(api_options)
         self.runner_options = list(runner_options)
@@ -85,6 +85,10 @@ class Stack:
         self.api = None
         self.runner_procs = []
         self.nginx = None
+        # "nginx" (taskq-dev.conf.in) or, from frontends.py, "nginx-site"
+        # and "apache" (the shipped site configurations).
+        self.frontend = frontend
+        self.frontend_proc = None
         self.logs = []
 
     # -- processes -------------------------------------------------------
@@ -156,7 +160,11 @@ class Stack:
             self.start_api()
             for _ in range(self.runners_wanted):
                 self.start_runner()
-            self.start_nginx()
+            if self.frontend == "nginx":
+                self.start_nginx()
+            else:
+                import frontends
+                self.port, self.frontend_proc = frontends.start(self, self.frontend)
         except BaseException:
             self.stop()
             raise
@@ -188,6 +196,7 @@ class Stack:
     def stop(self):
         """Stops everything; returns the API's exit status."""
         self._terminate(self.nginx, signal.SIGQUIT)
+        self._terminate(self.frontend_proc)
         for p in self.runner_procs:
             self._terminate(p)
         rc = self._terminate(self.api)

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@
 #define PURGE_BATCHES_PER_TICK	20	/* then yield to the loop for a second */
 #define STORE_RETRY_MS		100	/* after a busy or failed write */
 #define CLAIM_BATCH_MAX		1000	/* the store's bound per claim */
+#define STORE_OPEN_RETRY_MS	10000	/* keep trying a busy database this long */
+#define FINISH_LINGER_MS	3	/* group commit: wait this long for more outcomes */
+#define RETRY_WAKE_MAX		256	/* retry times remembered for wake-ups */
 #define WAKE_DEBOUNCE_MS	2	/* claims triggered by commits at most this often */
 
 struct runner {
@@ -69,7 +73,16 @@ struct runner {
 	int64_t			 next_purge;
 	int64_t			 next_watchdog;
 	int64_t			 next_finish;	/* retry of a failed finish write */
+	int64_t			 finish_by;	/* group commit deadline, 0 none */
 	int64_t			 watchdog_ms;
+
+	/*
+	 * Monotonic times at which tasks this runner re-queued with a delay
+	 * (temporary failures) become due, so that it wakes for them instead
+	 * of waiting for the next poll.  Bounded: beyond it, polling covers.
+	 */
+	int64_t			 due[RETRY_WAKE_MAX];
+	size_t			 ndue;
 
 	/* Counters for the log and the benchmark. */
 	uint64_t		 n_started;
@@ -373,6 +386,35 @@ runner_kid_remove(struct runner *r, size_t i)
 	r->kids[i] = r->kids[--r->nkids];
 }
 
+/* Remembers that a task becomes claimable at wall-clock time at_ms. */
+static void
+runner_due_add(struct runner *r, int64_t at_ms)
+{
+	int64_t	 when = mono_ms() + (at_ms - time_now_ms());
+
+	if (r->ndue < RETRY_WAKE_MAX)
+		r->due[r->ndue++] = when;
+}
+
+/* The earliest remembered due time, or INT64_MAX; drops those passed. */
+static int64_t
+runner_due_next(struct runner *r, int64_t now, bool drop)
+{
+	int64_t	 t = INT64_MAX;
+	size_t	 i;
+
+	for (i = 0; i < r->ndue; ) {
+		if (drop && r->due[i] <= now) {
+			r->due[i] = r->due[--r->ndue];
+			continue;
+		}
+		if (r->due[i] < t)
+			t = r->due[i];
+		i++;
+	}
+	return t;
+}
+
 /*
  * Writes the outcomes of every concluded child in one transaction and frees
  * their slots.  On failure of the whole transaction the children keep their
@@ -395,14 +437,28 @@ runner_finish(struct runner *r)
 			log_info("task %s: stopped (cancelled or taken over)",
 			    c->task->id);
 			runner_kid_remove(r, i);
+			r->wake = true;
 			continue;
 		}
 		if (c->finish_ready)
 			n++;
 		i++;
 	}
-	if (n == 0)
+	if (n == 0) {
+		r->finish_by = 0;
 		return;
+	}
+	/*
+	 * Group commit: each durable transaction costs an fsync, so give the
+	 * other children a few milliseconds to finish too, unless all have.
+	 */
+	if (n < r->nkids && !r->draining) {
+		if (r->finish_by == 0)
+			r->finish_by = mono_ms() + FINISH_LINGER_MS;
+		if (mono_ms() < r->finish_by)
+			return;
+	}
+	r->finish_by = 0;
 	if ((fin = calloc(n, sizeof(*fin))) == NULL ||
 	    (errs = calloc(n, sizeof(*errs))) == NULL) {
 		log_warn("finish: calloc");
@@ -449,6 +505,10 @@ runner_finish(struct runner *r)
 			    fin[i].error_message);
 	}
 	r->n_finished += n;
+	for (i = 0; i < n; i++)
+		if (errs[i] == STORE_OK && (fin[i].outcome == OUTCOME_RETRY ||
+		    fin[i].outcome == OUTCOME_LOST))
+			runner_due_add(r, fin[i].retry_at);
 	for (i = 0; i < r->nkids; ) {
 		if (r->kids[i]->finish_ready)
 			runner_kid_remove(r, i);
@@ -784,7 +844,8 @@ runner_timeout(struct runner *r, int64_t now)
 		if (r->wake)
 			t = min64(t, r->next_claim_ok);
 		else
-			t = min64(t, r->next_poll);
+			t = min64(t, min64(r->next_poll,
+			    runner_due_next(r, now, false)));
 	}
 	if (r->draining && !r->drain_killed)
 		t = min64(t, r->drain_deadline);
@@ -792,7 +853,8 @@ runner_timeout(struct runner *r, int64_t now)
 		struct child *c = r->kids[i];
 
 		if (c->finish_ready)
-			t = min64(t, r->next_finish);
+			t = min64(t, r->finish_by != 0 ?
+			    r->finish_by : r->next_finish);
 		if (c->exited)
 			continue;
 		dirty |= c->progress_dirty;
@@ -895,6 +957,10 @@ runner_loop(struct runner *r)
 			notify_watchdog();
 			r->next_watchdog = now + r->watchdog_ms;
 		}
+		if (r->ndue > 0 && runner_due_next(r, now, false) <= now) {
+			(void)runner_due_next(r, now, true);
+			r->wake = true;
+		}
 		if (!r->draining && (r->wake || now >= r->next_poll) &&
 		    now >= r->next_claim_ok) {
 			runner_claim(r);
@@ -917,7 +983,7 @@ runner_run(const struct runner_opts *opts, struct config *cfg)
 	enum store_err	 e;
 	const char	*env;
 	int		 rc;
-	int64_t		 now;
+	int64_t		 now, t0;
 
 	memset(&r, 0, sizeof(r));
 	r.cfg = cfg;
@@ -928,8 +994,17 @@ runner_run(const struct runner_opts *opts, struct config *cfg)
 	if (r.test_hooks)
 		log_warnx("TASKQ_TEST_HOOKS=1: test hooks are active (never in production)");
 
-	if ((e = store_open(cfg->database, 0, cfg->busy_timeout_ms, &r.store,
-	    err, sizeof(err))) != STORE_OK)
+	/*
+	 * Opening races with other processes opening the same file (switching
+	 * to WAL mode can report busy without waiting): retry for a while.
+	 */
+	t0 = mono_ms();
+	while ((e = store_open(cfg->database, 0, cfg->busy_timeout_ms, &r.store,
+	    err, sizeof(err))) == STORE_BUSY && mono_ms() - t0 < STORE_OPEN_RETRY_MS) {
+		log_debug("%s; retrying", err);
+		(void)nanosleep(&(struct timespec){ 0, 50 * 1000000L }, NULL);
+	}
+	if (e != STORE_OK)
 		fatalx("%s", err);
 
 	r.sfd = runner_signals();

@@ -312,31 +312,49 @@ export class ListView {
 		}
 	}
 
+	/*
+	 * A new row: a clone of one template row (much cheaper than building
+	 * each element), its cells found by position, then filled.
+	 */
 	buildRow(t, now) {
+		if (!this.template)
+			this.template = el('tr', null,
+			    el('td', { class: 'c-status' }, el('span', { class: 'badge' })),
+			    el('td', { class: 'c-task' }, el('button', { type: 'button', class: 'link task-open', 'data-action': 'open' },
+				el('span', { class: 'task-type' }), el('span', { class: 'task-summary' }), el('span', { class: 'task-id mono' }))),
+			    el('td', { class: 'c-progress' },
+				el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' },
+				    el('div', { class: 'bar-fill' })),
+				el('span', { class: 'pct' })),
+			    el('td', { class: 'c-created' }, el('time')),
+			    el('td', { class: 'c-duration' }, el('span', { class: 'duration' })),
+			    el('td', { class: 'c-actions' }, el('button', { type: 'button', class: 'btn btn-small' })));
+		const tr = this.template.cloneNode(true);
+		const status = tr.firstChild;
+		const task = status.nextSibling;
+		const progress = task.nextSibling;
+		const created = progress.nextSibling;
+		const duration = created.nextSibling;
+		const open = task.firstChild;
+		const bar = progress.firstChild;
 		const row = {
 			task: t,
 			json: JSON.stringify(t),
-			tr: el('tr'),
-			badge: el('span'),
-			type: el('span', { class: 'task-type' }),
-			text: el('span', { class: 'task-summary' }),
-			id: el('span', { class: 'task-id mono' }),
-			progress: el('progress', { max: '100', value: '0' }),
-			pct: el('span', { class: 'pct' }),
-			created: el('time'),
-			duration: el('span', { class: 'duration' }),
-			action: el('button', { type: 'button', class: 'btn btn-small' }),
+			tr,
+			badge: status.firstChild,
+			open,
+			type: open.firstChild,
+			text: open.firstChild.nextSibling,
+			id: open.lastChild,
+			bar,
+			fill: bar.firstChild,
+			progress: -1,
+			pct: progress.lastChild,
+			created: created.firstChild,
+			duration: duration.firstChild,
+			action: duration.nextSibling.firstChild,
 		};
-		row.tr.dataset.id = t.id;
-		row.open = el('button', { type: 'button', class: 'link task-open', 'data-action': 'open' },
-		    row.type, row.text, row.id);
-		row.tr.append(
-		    el('td', { class: 'c-status' }, row.badge),
-		    el('td', { class: 'c-task' }, row.open),
-		    el('td', { class: 'c-progress' }, row.progress, row.pct),
-		    el('td', { class: 'c-created' }, row.created),
-		    el('td', { class: 'c-duration' }, row.duration),
-		    el('td', { class: 'c-actions' }, row.action));
+		tr.dataset.id = t.id;
 		this.fill(row, t, now);
 		return row;
 	}
@@ -359,12 +377,16 @@ export class ListView {
 		setText(row.type, t.task_type);
 		setText(row.text, summarize(t));
 		setText(row.id, shortId(t.id));
-		setAttr(row.open, 'aria-label', `Open ${t.task_type} task ${shortId(t.id)}: ${summarize(t)}`);
-		const p = Number.isFinite(t.progress) ? Math.max(0, Math.min(100, t.progress)) : 0;
-		if (row.progress.value !== p)
-			row.progress.value = p;
-		setAttr(row.progress, 'aria-label', `Progress ${p}%`);
-		setText(row.pct, `${p}%`);
+		/* A div bar, not <progress>: cloning 500 of those (each with its own
+		 * shadow tree) doubled the render time.  CSSOM writes are allowed by
+		 * the Content-Security-Policy; style attributes in markup are not. */
+		const p = Number.isFinite(t.progress) ? Math.max(0, Math.min(100, Math.round(t.progress))) : 0;
+		if (row.progress !== p) {
+			row.progress = p;
+			row.fill.style.transform = `scaleX(${p / 100})`;
+			row.bar.setAttribute('aria-valuenow', String(p));
+			setText(row.pct, `${p}%`);
+		}
 		setTime(row.created, t.created_at, true);
 		setText(row.duration, durationText(t, now));
 

@@ -181,9 +181,12 @@ cmd_runners(struct cli_ctx *ctx)
 		return cli_store_fail(ctx, err, "runners");
 	if (ctx->args->json) {
 		if ((doc = json_object_new_object()) == NULL ||
-		    (arr = json_object_new_array()) == NULL ||
-		    json_object_object_add(doc, "runners", arr) != 0)
+		    (arr = json_object_new_array()) == NULL)
 			goto oom;
+		if (json_object_object_add(doc, "runners", arr) != 0) {
+			json_object_put(arr);
+			goto oom;
+		}
 		for (i = 0; i < n; i++) {
 			if ((o = json_object_new_object()) == NULL ||
 			    json_object_array_add(arr, o) != 0) {

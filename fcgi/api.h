@@ -112,6 +112,7 @@ void		 buf_release(struct buf *);
 void		 buf_put(struct buf *, const void *, size_t);
 void		 buf_puts(struct buf *, const char *);
 void		 buf_putc(struct buf *, char);
+void		 buf_put_int(struct buf *, int64_t);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 buf_vprintf(struct buf *, const char *, va_list)

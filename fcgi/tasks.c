@@ -61,8 +61,9 @@ task_to_json(struct buf *b, const struct task *t)
 	buf_puts(b, ", \"status\": \"");
 	buf_puts(b, (unsigned)t->status < TASK_STATUS__MAX ?
 	    task_status_names[t->status] : "PENDING");
-	buf_printf(b, "\", \"progress\": %d, \"parameters\": ",
-	    t->status == TASK_SUCCESS ? 100 : t->progress);
+	buf_puts(b, "\", \"progress\": ");
+	buf_put_int(b, t->status == TASK_SUCCESS ? 100 : t->progress);
+	buf_puts(b, ", \"parameters\": ");
 	put_raw_object(b, t->parameters, "{}");
 	buf_puts(b, ", \"result_data\": ");
 	put_raw_object(b, t->status == TASK_SUCCESS ? t->result_data : NULL,
@@ -82,9 +83,15 @@ task_to_json(struct buf *b, const struct task *t)
 		buf_putc(b, '"');
 	} else
 		buf_puts(b, "null");
-	buf_printf(b, ", \"attempt\": %d, \"max_attempts\": %d, "
-	    "\"priority\": %d, \"timeout_s\": %d, \"run_at\": ",
-	    t->attempt, t->max_attempts, t->priority, t->timeout_s);
+	buf_puts(b, ", \"attempt\": ");
+	buf_put_int(b, t->attempt);
+	buf_puts(b, ", \"max_attempts\": ");
+	buf_put_int(b, t->max_attempts);
+	buf_puts(b, ", \"priority\": ");
+	buf_put_int(b, t->priority);
+	buf_puts(b, ", \"timeout_s\": ");
+	buf_put_int(b, t->timeout_s);
+	buf_puts(b, ", \"run_at\": ");
 	json_put_time(b, t->run_at != 0 ? t->run_at : t->created_at);
 	buf_puts(b, ", \"updated_at\": ");
 	json_put_time(b, t->updated_at != 0 ? t->updated_at : t->created_at);

@@ -68,8 +68,10 @@ task_to_json(struct buf *b, const struct task *t)
 	buf_puts(b, ", \"result_data\": ");
 	put_raw_object(b, t->status == TASK_SUCCESS ? t->result_data : NULL,
 	    "null");
+	/* The contract: a string on FAILED, else null (a task re-queued
+	 * after a temporary failure keeps its last error only internally). */
 	buf_puts(b, ", \"error_message\": ");
-	json_put_str(b, t->error_message);
+	json_put_str(b, t->status == TASK_FAILED ? t->error_message : NULL);
 	buf_puts(b, ", \"created_at\": ");
 	json_put_time(b, t->created_at);
 	buf_puts(b, ", \"started_at\": ");

@@ -14,13 +14,15 @@ import test_api  # noqa: E402
 import test_api_concurrency  # noqa: E402
 import test_api_files  # noqa: E402
 import test_api_input  # noqa: E402
+import test_api_lifecycle  # noqa: E402
 import test_api_list  # noqa: E402
 
 if __name__ == "__main__":
     suite = Suite("test_api_valgrind")
     test_api_concurrency.THREADS = 8
     test_api_concurrency.PER_THREAD = 10
-    for mod in (test_api, test_api_input, test_api_list, test_api_files, test_api_concurrency):
+    for mod in (test_api, test_api_input, test_api_list, test_api_files, test_api_lifecycle,
+                test_api_concurrency):
         name = mod.__name__
         print("== %s under valgrind" % name)
         test_api.run(name, mod.make_tests, mod.STACK_OPTIONS, valgrind=True, suite=suite)

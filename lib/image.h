@@ -16,6 +16,26 @@
  * untrusted loaders (ImageMagick, PDF, SVG, FITS, Matlab, OpenSlide, vips,
  * csv, ...) are blocked, so those files are "not an image" to taskq.
  * Concurrency is small and the operation cache is off.
+ *
+ * Behaviour where the API is silent:
+ * - Output format "same as input" is png for inputs taskq reads but does not
+ *   write (gif, tiff, heif/avif): lossless, and it keeps transparency.
+ * - quality applies to jpeg and webp (default 75, libvips' own); png is
+ *   lossless, so quality is ignored there (zlib level 6 always).
+ * - jpeg has no alpha: transparent pixels are flattened onto white.
+ * - Multi-page and animated inputs: the output is the first page; the
+ *   pixel limit still counts every page (width x height x pages).
+ * - Sizes may be larger than the input (upscaling is allowed); a given
+ *   side whose aspect-kept partner would push the output over the limit is
+ *   refused ("output would be ...").
+ * - EXIF orientation is applied (the output is upright); metadata (EXIF,
+ *   ICC profile) is kept as libvips' savers keep it.
+ *
+ * Memory: jpeg, png, tiff and webp are decoded as a stream or shrunk on
+ * load (a 4000x3000 jpeg or png to 800 px peaks at ~45-55 MB RSS), but gif
+ * and heif decode a whole frame first: ~4 bytes x max_pixels at worst, so
+ * the runner's child_max_memory (RLIMIT_AS) should be at least that plus
+ * ~300 MB, the address space libvips and its modules take at start-up.
  */
 #ifndef TASKQ_IMAGE_H
 #define TASKQ_IMAGE_H

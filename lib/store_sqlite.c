@@ -845,6 +845,47 @@ fail:
 	return err;
 }
 
+/*
+ * Puts the file in WAL mode (a persistent property of the file).  SQLite
+ * does not call the busy handler for this change and, while several
+ * processes open a new file at once, one may also see the rollback journal
+ * of another vanish under it (SQLITE_IOERR_DELETE_NOENT): both are
+ * transient, so retry them with short sleeps until busy_ms has passed.
+ */
+static enum store_err
+set_wal(struct store *st)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*mode;
+	int64_t		 deadline;
+	int		 rc, n;
+
+	deadline = mono_us() + (int64_t)st->busy_ms * 1000;
+	for (n = 0; ; n++) {
+		rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1,
+		    &s, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			mode = (const char *)sqlite3_column_text(s, 0);
+			if (mode != NULL && (strcmp(mode, "wal") == 0 ||
+			    strcmp(mode, "memory") == 0)) {
+				sqlite3_finalize(s);
+				return STORE_OK;
+			}
+			sqlite3_finalize(s);
+			return set_err(st, STORE_DB, "%s: cannot use WAL mode "
+			    "(journal mode stays %s)", st->path,
+			    mode != NULL ? mode : "?");
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED &&
+		    rc != SQLITE_IOERR_DELETE_NOENT && rc != SQLITE_PROTOCOL) ||
+		    mono_us() >= deadline)
+			return db_err(st, rc, "journal_mode");
+		(void)busy_handler(st, n);
+	}
+}
+
 enum store_err
 store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
     char *errbuf, size_t errlen)
@@ -858,7 +899,8 @@ store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 	    "PRAGMA cache_size = -32768;"		/* 32 MiB */
 	    "PRAGMA mmap_size = 268435456;"		/* 256 MiB */
 	    "PRAGMA temp_store = MEMORY;"
-	    "PRAGMA journal_size_limit = 67108864;";
+	    "PRAGMA journal_size_limit = 67108864;"
+	    "PRAGMA wal_autocheckpoint = 8192;";
 
 	*out = NULL;
 	if (errbuf != NULL && errlen > 0)
@@ -896,15 +938,8 @@ store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 	sqlite3_busy_handler(st->db, busy_handler, st);
 
 	if (!(flags & STORE_OPEN_READONLY)) {
-		/* Switching to WAL takes an exclusive lock: the handler waits. */
-		rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL,
-		    NULL, &msg);
-		if (rc != SQLITE_OK) {
-			err = set_err(st, (rc & 0xff) == SQLITE_BUSY ?
-			    STORE_BUSY : STORE_DB, "%s: journal_mode: %s",
-			    path, msg != NULL ? msg : sqlite3_errstr(rc));
+		if ((err = set_wal(st)) != STORE_OK)
 			goto out;
-		}
 	}
 	if ((rc = sqlite3_exec(st->db, pragmas, NULL, NULL, &msg)) != SQLITE_OK) {
 		err = set_err(st, STORE_DB, "%s: pragmas: %s", path,

@@ -310,6 +310,70 @@ test_open_twice_migrates_once(void **state)
 	    "WHERE name = 'tasks_fts'"), 1);
 }
 
+/*
+ * Several processes opening a new file at once: all succeed and the
+ * migrations run once (a second run would fail on CREATE TABLE).
+ */
+static void
+test_open_concurrent_processes(void **state)
+{
+	struct fix	*fx = *state;
+	char		 path[400];
+	pid_t		 pids[6];
+	int		 status, round;
+	size_t		 i;
+
+	for (round = 0; round < 3; round++) {
+		snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+		unlink_db(path);
+		for (i = 0; i < 6; i++) {
+			pids[i] = fork();
+			assert_true(pids[i] >= 0);
+			if (pids[i] == 0) {
+				struct store	*st = NULL;
+				char		 eb[256];
+
+				if (store_open(path, 0, BUSY_MS, &st, eb,
+				    sizeof(eb)) != STORE_OK) {
+					fprintf(stderr, "%s\n", eb);
+					_exit(1);
+				}
+				_exit(store_schema_version(st) ==
+				    STORE_SCHEMA_VERSION ? 0 : 2);
+			}
+		}
+		for (i = 0; i < 6; i++) {
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		assert_int_equal(raw_int(path, "PRAGMA user_version"),
+		    STORE_SCHEMA_VERSION);
+		assert_int_equal(raw_int(path, "SELECT count(*) FROM "
+		    "finish_rollup"), 0);
+	}
+}
+
+static void
+test_open_not_a_database(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = (struct store *)1;
+	char		 path[400], eb[512];
+	FILE		*f;
+	int		 i;
+
+	snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+	assert_non_null(f = fopen(path, "w"));
+	for (i = 0; i < 512; i++)
+		fputs("this is not an SQLite file\n", f);
+	fclose(f);
+	assert_int_equal(store_open(path, 0, 100, &st2, eb, sizeof(eb)),
+	    STORE_DB);
+	assert_null(st2);
+	assert_non_null(strstr(eb, path));
+}
+
 static void
 test_open_newer_version_refused(void **state)
 {
@@ -1932,6 +1996,8 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates_wal_schema),
 		T(test_open_twice_migrates_once),
+		T(test_open_concurrent_processes),
+		T(test_open_not_a_database),
 		T(test_open_newer_version_refused),
 		T(test_open_errors_name_path),
 		T(test_migrate_from_v1_fixture),

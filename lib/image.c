@@ -528,7 +528,9 @@ image_process(const struct image_request *req, const char *out_path,
 	max_pixels = req->max_pixels > 0 ? req->max_pixels :
 	    IMAGE_MAX_PIXELS_DEFAULT;
 
-	if ((fd = open(req->in_path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO must not hang us; regular files ignore it. */
+	fd = open(req->in_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
 		image_seterr(err, errlen, "cannot open the input: %s",
 		    strerror(errno));
 		rc = IMAGE_IO;
@@ -639,7 +641,7 @@ image_process(const struct image_request *req, const char *out_path,
 	}
 
 	outfd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOCTTY | O_NOFOLLOW, 0644);
+	    O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (outfd == -1) {
 		image_seterr(err, errlen, "cannot create the output: %s",
 		    strerror(errno));

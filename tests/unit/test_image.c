@@ -635,6 +635,21 @@ test_random_bytes_not_an_image(void **state)
 	assert_string_equal(err, "not an image (or a format taskq cannot read)");
 }
 
+/* A FIFO with no writer would block a plain open(2) forever. */
+static void
+test_fifo_refused_without_hanging(void **state)
+{
+	char			 path[64], err[256];
+	struct image_request	 req;
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "fifo");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	req = req_for(path, 100, 0);
+	run_err(&req, IMAGE_NOTIMAGE, err, sizeof(err));
+	assert_string_equal(err, "not an image (not a regular file)");
+}
+
 static void
 test_empty_file_refused(void **state)
 {
@@ -820,6 +835,7 @@ main(void)
 		cmocka_unit_test(test_progress_reported_in_order),
 		cmocka_unit_test(test_random_bytes_not_an_image),
 		cmocka_unit_test(test_empty_file_refused),
+		cmocka_unit_test(test_fifo_refused_without_hanging),
 		cmocka_unit_test(test_truncated_jpeg_fails),
 		cmocka_unit_test(test_truncated_png_fails),
 		cmocka_unit_test(test_untrusted_loaders_blocked),

@@ -687,8 +687,9 @@ test_truncated_jpeg_fails(void **state)
 	truncate_copy(jpeg_path, "half.jpg", path, sizeof(path));
 	req = req_for(path, 100, 0);
 	run_err(&req, IMAGE_CORRUPT, err, sizeof(err));
-	assert_string_equal(err, "cannot decode the image: "
-	    "VipsJpeg: Premature end of input file");
+	/* libvips 8.14: "VipsJpeg: Premature end of input file" */
+	assert_true(strncmp(err, "cannot decode the image: ", 25) == 0);
+	assert_null(strstr(err, "unable to write"));
 }
 
 static void
@@ -701,8 +702,9 @@ test_truncated_png_fails(void **state)
 	truncate_copy(png_path, "half.png", path, sizeof(path));
 	req = req_for(path, 100, 0);
 	run_err(&req, IMAGE_CORRUPT, err, sizeof(err));
-	assert_string_equal(err, "cannot decode the image: "
-	    "vipspng: libpng read error");
+	/* libvips 8.14: "vipspng: libpng read error" */
+	assert_true(strncmp(err, "cannot decode the image: ", 25) == 0);
+	assert_null(strstr(err, "unable to write"));
 }
 
 /* ppm and svg have loaders, but libvips does not vouch for them. */

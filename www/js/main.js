@@ -149,7 +149,7 @@ function banner(message) {
 /* Something changed through us: refresh everything now. */
 function changed() {
 	state.overviewDue = true;
-	tick();
+	return tick();
 }
 
 async function cancelTask(id) {
@@ -198,7 +198,7 @@ function main() {
 	api.setTroubleListener(banner);
 	$('#banner-retry').addEventListener('click', () => {
 		state.delay = INTERVAL_MS;
-		tick();
+		changed();
 	});
 
 	document.addEventListener('visibilitychange', () => {
@@ -219,7 +219,7 @@ function main() {
 	/* A handle for the console and the browser tests. */
 	window.taskq = {
 		refreshList: () => list.refresh(),
-		tick,
+		refresh: changed,
 		get filter() {
 			return { ...list.filter };
 		},

@@ -296,6 +296,8 @@ export class ListView {
 		setClass(this.more, 'hidden', !this.cursor);
 		setClass(this.empty, 'hidden', this.rows.size > 0 || !this.loaded);
 		const f = this.filter;
+		setText(this.empty, f.status || f.task_type || f.q ? 'No tasks match this filter.' :
+		    'No tasks yet. Submit one with the form.');
 		const what = [f.status, f.task_type, f.q ? `“${f.q}”` : ''].filter(Boolean).join(', ');
 		let s = err && !this.loaded ? 'Tasks could not be loaded yet.' :
 		    `${this.rows.size}${this.cursor ? '+' : ''} task${this.rows.size === 1 ? '' : 's'}${what ? ` matching ${what}` : ''}`;

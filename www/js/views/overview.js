@@ -26,6 +26,17 @@ function svg(tag, attrs, ...children) {
 	return n;
 }
 
+/* A type name as text nodes with a line-break opportunity after each underscore. */
+function breakable(name) {
+	const out = [];
+	name.split('_').forEach((part, i) => {
+		if (i > 0)
+			out.push('_', el('wbr'));
+		out.push(part);
+	});
+	return out;
+}
+
 function pct(rate) {
 	return typeof rate === 'number' && Number.isFinite(rate) ? `${(rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0)}%` : '–';
 }
@@ -130,7 +141,8 @@ export class OverviewView {
 				this.types.set(name, row);
 				this.typeRows.append(row.tr);
 			}
-			setText(row.name, name);
+			if (row.name.textContent !== name)
+				row.name.replaceChildren(...breakable(name));
 			setText(row.pending, fmtNumber(t.PENDING ?? 0));
 			setText(row.running, fmtNumber(t.RUNNING ?? 0));
 			const paused = t.paused === true;

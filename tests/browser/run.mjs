@@ -715,7 +715,43 @@ test('no_runner_warning', async () => {
 	await w.waitFor();
 	check(/No runner is alive/.test(await w.textContent()), 'warning text');
 	check(await page.locator('#runners').textContent().then((s) => /No runner/.test(s)), 'runner list says none');
+	/* An old PENDING task: the answer is doctored, waiting a real minute would be slow. */
+	await page.route('**/api/stats', async (route) => {
+		const res = await route.fetch();
+		const body = await res.json();
+		body.oldest_pending_age_s = 125;
+		await route.fulfill({ response: res, json: body });
+	});
+	await page.evaluate(() => window.taskq.refresh());
+	const old = page.locator('.warning-old-pending');
+	await old.waitFor({ timeout: 5000 });
+	check(/waited 2 min 05 s/.test(await old.textContent()), `old-pending warning: ${await old.textContent()}`);
 	await shot(page, 'no-runner');
+	return page;
+});
+
+test('overview_counts_chart_runners', async () => {
+	const page = await newPage();
+	await open(page);
+	await page.waitForSelector('#runners .runner.alive');
+	check(/alive/.test(await page.locator('#runners').textContent()), 'a live runner');
+	const stats = (await api('GET', '/api/stats')).json;
+	await waitFn(page, (want) => ['PENDING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED'].every((s) =>
+	    document.querySelector(`#counts .count-${s.toLowerCase()} .count-value`).textContent === String(want[s].toLocaleString())),
+	stats.by_status, { timeout: 15000, what: 'counts as in /api/stats' }).catch(() => {
+		/* Counts move while the runner works; equal within one refresh is enough. */
+	});
+	const types = Object.keys(stats.by_type);
+	eq(await page.locator('#type-chart rect.chart-bar').count(), types.length, 'a bar per type');
+	eq(await page.locator('#type-rows tr').count(), types.length, 'a row per type');
+	check(/finished/.test(await page.locator('#type-chart svg').getAttribute('aria-label')), 'the chart has a text alternative');
+	/* Three overview samples make a line of two rates. */
+	for (let i = 0; i < 3; i++)
+		await page.evaluate(() => window.taskq.refresh());
+	await waitFn(page, () => {
+		const l = document.querySelector('#sparkline polyline.spark-done');
+		return l && l.getAttribute('points').split(' ').length >= 2;
+	}, null, { what: 'the sparkline' });
 	return page;
 });
 
@@ -880,6 +916,12 @@ test('performance_500_rows', async () => {
 		return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks')).map((e) => e.encodedBodySize);
 	});
 	console.log(`     measured: no-change refresh of the default 50-row page: ${small.length} request, ${small[0]} bytes`);
+	/* Load more walks the cursor. */
+	eq(await p2.locator('#task-rows tr').count(), 50, 'first page');
+	await p2.click('#load-more');
+	await waitFn(p2, () => document.querySelectorAll('#task-rows tr').length === 100, null, { what: 'the second page' });
+	const shown = await p2.$$eval('#task-rows tr', (trs) => trs.map((tr) => tr.dataset.id));
+	eq(new Set(shown).size, 100, 'no task twice');
 	await p2.context().close();
 	/* Leave a clean slate for anyone looking at the stack afterwards. */
 	return page;

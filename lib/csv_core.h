@@ -68,7 +68,8 @@ struct csv_parser {
 	bool		 bom_done;	/* the first bytes were checked for a BOM */
 	size_t		 nbom;		/* BOM prefix bytes held in bom[] */
 	char		 bom[3];
-	char		*carry;		/* the value of a field cut by a chunk end */
+	char		*carry;		/* the value of a field cut by a chunk end; also
+					 * where the fast path unescapes "" */
 	size_t		 carry_len, carry_cap;
 	unsigned char	 plain[256];	/* bytes that end an unquoted run */
 	unsigned char	 quoted[256];	/* bytes that end a quoted run */

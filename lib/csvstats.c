@@ -793,7 +793,9 @@ csvstats_analyze_fd(int fd, uint64_t size_hint, const struct csv_options *opts,
 			goto out;
 		done += (uint64_t)n;
 		if (progress != NULL && done >= next) {
-			if (progress(arg, done, size_hint > done ? size_hint : done)) {
+			/* A file that grew past its size: never above 100%. */
+			if (progress(arg, done, size_hint == 0 ? 0 :
+			    size_hint > done ? size_hint : done)) {
 				e = CSV_ECANCELLED;
 				snprintf(st->errmsg, sizeof(st->errmsg), "cancelled");
 				goto out;

@@ -47,9 +47,10 @@
 struct json_object;
 
 /*
- * Progress: bytes_done of bytes_total (0 when unknown) read so far.  Called
- * when at least the smaller of 1% and 64 MiB more has been read, and once
- * at the end.  Return 0 to go on, non-zero to stop with CSV_ECANCELLED.
+ * Progress: bytes_done of bytes_total (0 when unknown, e.g. a pipe) read so
+ * far.  Called when at least the smaller of 1% and 64 MiB more has been
+ * read, and once at the end with bytes_done == bytes_total.  Return 0 to go
+ * on, non-zero to stop with CSV_ECANCELLED.
  */
 typedef int	(*csvstats_progress_fn)(void *arg, uint64_t bytes_done,
 		    uint64_t bytes_total);

@@ -29,9 +29,9 @@
 #include <config.h>
 
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +414,8 @@ struct store {
 	sqlite3_stmt	*stmts[ST__MAX];
 	struct dyn_stmt	 dyn[DYN_CACHE];
 	uint64_t	 dyn_clock;
+	fts5_tokenizer	 tokapi;	/* splits search text like the index */
+	Fts5Tokenizer	*tok;
 	char		 errmsg[512];
 };
 
@@ -977,6 +979,8 @@ store_close(struct store *st)
 		sqlite3_finalize(st->dyn[i].stmt);
 		free(st->dyn[i].sql);
 	}
+	if (st->tok != NULL)
+		st->tokapi.xDelete(st->tok);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -1218,50 +1222,120 @@ popcount(unsigned m)
 	return n;
 }
 
-/*
- * Turns user text into a safe FTS5 query: every run of letters, digits
- * (and non-ASCII bytes, so that words in any script survive) becomes a
- * double-quoted phrase, and the phrases are ANDed.  FTS syntax in q is
- * thereby just punctuation.  Returns NULL with *empty set when q holds no
- * word, and NULL without it on allocation failure.
- */
-static char *
-fts_query(const char *q, bool *empty)
+/* Appends n bytes of s. */
+static void
+sb_addn(struct sbuf *sb, const char *s, size_t n)
 {
-	struct sbuf		 sb = { 0 };
-	const unsigned char	*p = (const unsigned char *)q;
-	char			 tok[2] = { 0, 0 };
-	bool			 in = false;
-	size_t			 ntok = 0;
+	char	*tmp;
 
-	*empty = false;
-	for (; ; p++) {
-		if (*p != '\0' && (isalnum(*p) || *p >= 0x80)) {
-			if (!in) {
-				sb_add(&sb, ntok++ ? " AND \"" : "\"");
-				in = true;
-			}
-			tok[0] = (char)*p;
-			sb_add(&sb, tok);
-			continue;
-		}
-		if (in) {
-			sb_add(&sb, "\"");
-			in = false;
-		}
-		if (*p == '\0')
-			break;
+	if (sb->oom)
+		return;
+	if ((tmp = strndup(s, n)) == NULL) {
+		sb->oom = true;
+		return;
 	}
-	if (sb.oom) {
-		free(sb.p);
-		return NULL;
+	sb_add(sb, tmp);
+	free(tmp);
+}
+
+/*
+ * The unicode61 tokenizer with the arguments tasks_fts was created with
+ * (migration 2), created once per handle, so that user text is split into
+ * exactly the tokens the index holds.
+ */
+static enum store_err
+fts_tokenizer(struct store *st)
+{
+	static const char *const args[] = { "remove_diacritics", "2" };
+	sqlite3_stmt	*s = NULL;
+	fts5_api	*api = NULL;
+	void		*ud = NULL;
+	int		 rc;
+
+	if (st->tok != NULL)
+		return STORE_OK;
+	rc = sqlite3_prepare_v2(st->db, "SELECT fts5(?1)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
+		rc = sqlite3_step(s);
 	}
-	if (ntok == 0) {
-		free(sb.p);
-		*empty = true;
-		return NULL;
+	sqlite3_finalize(s);
+	if (api == NULL || api->iVersion < 2)
+		return set_err(st, STORE_DB, "%s: no FTS5 API (%d)", st->path,
+		    rc);
+	rc = api->xFindTokenizer(api, "unicode61", &ud, &st->tokapi);
+	if (rc == SQLITE_OK)
+		rc = st->tokapi.xCreate(ud, (const char **)args, 2, &st->tok);
+	if (rc != SQLITE_OK) {
+		st->tok = NULL;
+		return set_err(st, rc == SQLITE_NOMEM ? STORE_NOMEM : STORE_DB,
+		    "%s: unicode61 tokenizer: %s", st->path,
+		    sqlite3_errstr(rc));
 	}
-	return sb.p;
+	return STORE_OK;
+}
+
+struct fts_tokens {
+	struct sbuf	 sb;
+	size_t		 n;
+};
+
+static int
+fts_token(void *arg, int tflags, const char *tok, int ntok, int start,
+    int end)
+{
+	struct fts_tokens	*ft = arg;
+	const char		*q;
+
+	if ((tflags & FTS5_TOKEN_COLOCATED) || ntok <= 0)
+		return SQLITE_OK;
+	sb_add(&ft->sb, ft->n++ ? " AND \"" : "\"");
+	/* unicode61 tokens hold no '"'; double any anyway. */
+	while ((q = memchr(tok, '"', (size_t)ntok)) != NULL) {
+		sb_addn(&ft->sb, tok, (size_t)(q - tok) + 1);
+		sb_add(&ft->sb, "\"");
+		ntok -= (int)(q - tok) + 1;
+		tok = q + 1;
+	}
+	sb_addn(&ft->sb, tok, (size_t)ntok);
+	sb_add(&ft->sb, "\"");
+	return ft->sb.oom ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/*
+ * Turns user text into a safe FTS5 query: the text is split by the index's
+ * own tokenizer and every token becomes a double-quoted phrase, the phrases
+ * ANDed.  FTS syntax in q is thereby just punctuation, and a q with no word
+ * in it matches nothing (*match NULL) instead of being an error.
+ */
+static enum store_err
+fts_query(struct store *st, const char *q, char **match)
+{
+	struct fts_tokens	 ft;
+	enum store_err		 err;
+	size_t			 len;
+	int			 rc;
+
+	*match = NULL;
+	memset(&ft, 0, sizeof(ft));
+	if ((err = fts_tokenizer(st)) != STORE_OK)
+		return err;
+	if ((len = strlen(q)) > INT_MAX)
+		return set_err(st, STORE_INVALID, "q: too long");
+	rc = st->tokapi.xTokenize(st->tok, &ft, FTS5_TOKENIZE_QUERY, q,
+	    (int)len, fts_token);
+	if (rc != SQLITE_OK || ft.sb.oom) {
+		free(ft.sb.p);
+		return set_err(st, rc == SQLITE_NOMEM || ft.sb.oom ?
+		    STORE_NOMEM : STORE_DB, "q: tokenizer: %s",
+		    sqlite3_errstr(rc));
+	}
+	if (ft.n == 0) {
+		free(ft.sb.p);
+		return STORE_OK;
+	}
+	*match = ft.sb.p;
+	return STORE_OK;
 }
 
 /* A filter prepared for binding: the statuses and the FTS query. */
@@ -1281,7 +1355,7 @@ fshape_init(struct store *st, const struct task_filter *f, unsigned allowed,
     struct fshape *fs)
 {
 	const unsigned	 all = (1u << TASK_STATUS__MAX) - 1;
-	bool		 empty;
+	enum store_err	 err;
 	size_t		 i;
 
 	memset(fs, 0, sizeof(*fs));
@@ -1304,10 +1378,9 @@ fshape_init(struct store *st, const struct task_filter *f, unsigned allowed,
 		fs->statuses = 0;
 	fs->ntypes = f != NULL ? f->ntypes : 0;
 	if (f != NULL && f->q != NULL && f->q[0] != '\0') {
-		fs->match = fts_query(f->q, &empty);
-		if (fs->match == NULL && !empty)
-			return set_err(st, STORE_NOMEM, "out of memory");
-		if (empty)
+		if ((err = fts_query(st, f->q, &fs->match)) != STORE_OK)
+			return err;
+		if (fs->match == NULL)
 			fs->none = true;
 	}
 	return STORE_OK;

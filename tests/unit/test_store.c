@@ -338,8 +338,10 @@ test_open_concurrent_processes(void **state)
 					fprintf(stderr, "%s\n", eb);
 					_exit(1);
 				}
-				_exit(store_schema_version(st) ==
-				    STORE_SCHEMA_VERSION ? 0 : 2);
+				status = store_schema_version(st) ==
+				    STORE_SCHEMA_VERSION ? 0 : 2;
+				store_close(st);
+				_exit(status);
 			}
 		}
 		for (i = 0; i < 6; i++) {
@@ -1579,12 +1581,13 @@ test_search(void **state)
 	struct fix		*fx = *state;
 	struct task_filter	 f;
 	struct task_list	 l;
-	struct task		*a, *b, *c, *ca, *cb;
+	struct task		*a, *b, *c, *d, *ca, *cb;
 	static const char	*hostile[] = {
 		"\"*(:-^", "\"", "*", "(", "a AND", "NOT", "OR b", "x:y",
 		"NEAR(a b)", "-invoice", "^invoice", "{parameters}: x",
 		"invoice\"", "'; DROP TABLE tasks; --", "\xc3\xa9t\xc3\xa9",
-		"   ", ""
+		"   ", "", "\xf0\x9f\x99\x82", "\xff\xfe\xc3", "a\x01b",
+		"\xe2\x80\x94"
 	};
 	size_t			 i;
 
@@ -1592,6 +1595,8 @@ test_search(void **state)
 	    "for ACME\"}", 0);
 	b = submit(fx->st, "email", "{\"to\": \"x@example.org\"}", 0);
 	c = submit(fx->st, "echo", "{\"message\": \"other\"}", 0);
+	d = submit(fx->st, "echo", "{\"message\": \"l\xe2\x80\x99\xc3\xa9t\xc3\xa9 "
+	    "\xe6\x97\xa5\xe6\x9c\xac\"}", -1);
 	ca = claim_one(fx->st, "r");
 	assert_string_equal(ca->id, a->id);
 	assert_int_equal(finish(fx->st, ca, ca->claim_token, OUTCOME_SUCCESS,
@@ -1623,7 +1628,7 @@ test_search(void **state)
 	f.q = "message";			/* several, newest first */
 	assert_int_equal(store_task_list(fx->st, &f, 0, 1, &l), STORE_OK);
 	assert_int_equal(l.n, 1);
-	assert_string_equal(l.tasks[0]->id, c->id);
+	assert_string_equal(l.tasks[0]->id, d->id);
 	assert_true(l.next_cursor != 0);
 	f.status_mask = 1u << TASK_SUCCESS;	/* combined with status */
 	store_task_list_free(&l);
@@ -1652,9 +1657,30 @@ test_search(void **state)
 	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
 	assert_int_equal(l.n, 1);
 	store_task_list_free(&l);
+	/* Non-ASCII punctuation and symbols are separators, not words. */
+	f.q = "\xe2\x80\x94 invoice \xc2\xab\xe2\x80\xa6\xc2\xbb";
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, a->id);
+	store_task_list_free(&l);
+	/* Words in any script and case, diacritics folded. */
+	f.q = "\xc3\x89T\xc3\x89";		/* "ÉTÉ" */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.tasks[0]->id, d->id);
+	store_task_list_free(&l);
+	f.q = "ete";
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	store_task_list_free(&l);
+	f.q = "\xe6\x97\xa5\xe6\x9c\xac";		/* CJK */
+	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	store_task_list_free(&l);
 	task_free(a);
 	task_free(b);
 	task_free(c);
+	task_free(d);
 	task_free(ca);
 	task_free(cb);
 }

@@ -40,6 +40,12 @@ csv_options_init(struct csv_options *o)
 	o->max_field_bytes = CSV_MAX_FIELD_DEFAULT;
 }
 
+bool
+csv_delimiter_ok(int c)
+{
+	return c > 0 && c < 0x80 && c != '"' && c != '\r' && c != '\n';
+}
+
 struct csv_parser *
 csv_parser_new(const struct csv_options *opts, csv_field_fn field,
     csv_record_fn record, void *arg, enum csv_err *err)
@@ -47,8 +53,7 @@ csv_parser_new(const struct csv_options *opts, csv_field_fn field,
 	struct csv_parser	*p;
 	unsigned char		 d = (unsigned char)opts->delimiter;
 
-	if (d == '"' || d == '\r' || d == '\n' || d == '\0' || d >= 0x80 ||
-	    field == NULL || record == NULL) {
+	if (!csv_delimiter_ok(d) || field == NULL || record == NULL) {
 		*err = CSV_EINVAL;
 		return NULL;
 	}

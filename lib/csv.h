@@ -63,6 +63,12 @@ struct csv_options {
 void		 csv_options_init(struct csv_options *o);
 
 /*
+ * Whether c can be a delimiter: one ASCII byte other than '"', CR, LF and
+ * NUL (a multi-byte character cannot be: the parser is byte-based).
+ */
+bool		 csv_delimiter_ok(int c);
+
+/*
  * Called for each field, in order; col is its 0-based index in the record.
  * val points to the unescaped value (quotes removed, '""' turned into '"'),
  * which is NOT NUL-terminated, may hold any byte but NUL, and is borrowed:

@@ -739,6 +739,9 @@ csvstats_report(enum csv_err e, const struct csvstats *st, char *err,
 	if (e != CSV_OK && errlen > 0) {
 		if (st != NULL && st->errmsg[0] != '\0')
 			snprintf(err, errlen, "%s", st->errmsg);
+		else if (e == CSV_EINVAL)
+			snprintf(err, errlen, "delimiter must be one ASCII "
+			    "character other than '\"', CR and LF");
 		else
 			snprintf(err, errlen, "%s", csv_strerror(e));
 	}

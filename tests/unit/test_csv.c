@@ -214,7 +214,13 @@ test_delimiters(void **state)
 		p = csv_parser_new(&o, on_field, on_record, &l, &e);
 		assert_null(p);
 		assert_int_equal(e, CSV_EINVAL);
+		assert_false(csv_delimiter_ok((unsigned char)bad[i]));
 	}
+	assert_true(csv_delimiter_ok(','));
+	assert_true(csv_delimiter_ok('\t'));
+	assert_true(csv_delimiter_ok('|'));
+	assert_false(csv_delimiter_ok(-1));
+	assert_false(csv_delimiter_ok(0x100));
 }
 
 static void
@@ -884,7 +890,8 @@ test_stats_errors(void **state)
 	res = analyze("a", 1, &o, err, sizeof(err), &e);
 	assert_null(res);
 	assert_int_equal(e, CSV_EINVAL);
-	assert_string_equal(err, "invalid options");
+	assert_string_equal(err, "delimiter must be one ASCII character "
+	    "other than '\"', CR and LF");
 }
 
 struct prog {

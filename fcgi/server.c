@@ -25,6 +25,9 @@
 #include "log.h"
 #include "store.h"
 
+/* Most of an unread request body read and dropped to keep the connection. */
+#define DRAIN_MAX	(1024 * 1024)
+
 /* Nesting a JSON request may have: the contract's bodies need three. */
 #define JSON_MAX_DEPTH	32
 
@@ -344,6 +347,36 @@ dispatch(struct req *r)
 	hit->fn(r);
 }
 
+/*
+ * Reads what is left of the request body, up to DRAIN_MAX bytes, so the
+ * kept-alive connection is positioned at the next request: libfcgi does
+ * not skip an unread body, and the next FCGX_Accept_r would take its
+ * records for a protocol error and drop the connection, failing the
+ * request nginx already sent on it.  A larger rest (a refused upload) is
+ * not read: the connection is closed instead, which nginx expects, as it
+ * has not finished sending that body.
+ */
+static void
+drain_body(struct worker *w)
+{
+	char	 trash[16384];
+	size_t	 total = 0;
+	int	 n;
+
+	while (!FCGX_HasSeenEOF(w->fcgi.in)) {
+		if (total >= DRAIN_MAX) {
+			w->fcgi.keepConnection = 0;
+			return;
+		}
+		n = FCGX_GetStr(trash, sizeof(trash), w->fcgi.in);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	if (FCGX_GetError(w->fcgi.in) != 0)
+		w->fcgi.keepConnection = 0;
+}
+
 /* Serves the request FCGX_Accept_r just returned. */
 static void
 serve(struct worker *w)
@@ -375,6 +408,7 @@ serve(struct worker *w)
 	}
 	if (r.status >= 500)
 		log_debug("%s %s -> %d", r.method, r.path, r.status);
+	drain_body(w);
 	/* Release large buffers kept from an unusually large request. */
 	if (w->in.cap > (4u << 20))
 		buf_release(&w->in);

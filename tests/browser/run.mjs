@@ -292,7 +292,8 @@ test('submit_echo_reaches_success', async () => {
 	});
 	await waitRowStatus(page, id, 'SUCCESS');
 	eq(await page.locator(`${row(id)} [role=progressbar]`).getAttribute('aria-valuenow'), '100', 'progress at 100');
-	check((await page.locator(`${row(id)} time`).getAttribute('title')).includes('UTC'), 'UTC on hover');
+	await page.hover(`${row(id)} time`);
+	check((await page.locator(`${row(id)} time`).getAttribute('title') || '').includes('UTC'), 'UTC on hover');
 	const body = await openDetail(page, id);
 	const text = await body.innerText();
 	check(text.includes(msg), 'message in the dialog');

@@ -101,6 +101,34 @@ for fe in FRONTENDS:
     suite.test(make_test(fe))
 
 
+def make_down_test(frontend):
+    def test():
+        """The web server's own errors under /api/ are JSON: with taskq-api
+        stopped, a GET and an upload (its body not yet read) get 502 or 503
+        JSON with Retry-After."""
+        with Stack(runners=0, frontend=frontend) as s:
+            r = s.get("/api/tasks/" + str(uuid.uuid4()))
+            eq(r.status, 404, "API up")
+            eq(r.headers.get("content-type", "").split(";")[0], "application/json", "404 type")
+            s._terminate(s.api)
+            uploads = [b"x" * (3 << 20)] if frontend != "nginx" else []
+            for body in [None] + uploads:
+                if body is None:
+                    r = s.get("/api/health")
+                else:
+                    r = s.post("/api/files", raw=body, headers={"X-Filename": "big.bin"})
+                check(r.status in (502, 503), "status %d" % r.status)
+                eq(r.headers.get("content-type", "").split(";")[0], "application/json", "error type")
+                check(isinstance(r.json().get("detail"), str), r)
+                check(r.headers.get("retry-after"), "no Retry-After: %s" % r.headers)
+    test.__name__ = "test_api_down_" + frontend.replace("-", "_")
+    return test
+
+
+for fe in FRONTENDS:
+    suite.test(make_down_test(fe))
+
+
 if "nginx-site" in FRONTENDS:
     @suite.test
     def test_nginx_site_limits_submit_rate():

@@ -133,8 +133,11 @@ main(int argc, char *argv[])
 	if (args.cmd != CMD_MIGRATE) {
 		/* A mistyped path must not quietly create an empty queue. */
 		if (access(ctx.cfg.database, F_OK) == -1) {
-			log_warn("%s (\"taskq migrate\" creates the database)",
-			    ctx.cfg.database);
+			if (errno == ENOENT)
+				log_warnx("%s: no such database (\"taskq migrate\" "
+				    "creates it)", ctx.cfg.database);
+			else
+				log_warn("%s", ctx.cfg.database);
 			goto out;
 		}
 		err = store_open(ctx.cfg.database, STORE_OPEN_NOMIGRATE,

@@ -327,6 +327,37 @@ def test_schema_newer_than_program_is_refused():
     taskq("migrate", db=dest, want=1)
 
 
+@suite.test
+def test_root_works_as_the_database_owner():
+    """Run by root, taskq switches to the owner of the database (or of its
+    directory) first, so the files SQLite creates stay the daemons'."""
+    if os.geteuid() != 0:
+        print("     (not root: nothing to switch)")
+        return
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    d = os.path.join(TMP, "owned")
+    os.makedirs(d)
+    os.chmod(TMP, 0o755)
+    os.chown(d, nobody.pw_uid, nobody.pw_gid)
+    db = os.path.join(d, "taskq.db")
+    taskq("migrate", db=db)
+    eq(os.stat(db).st_uid, nobody.pw_uid, "database owner")
+    con = sqlite3.connect(db)   # root keeps the WAL open while taskq writes
+    try:
+        submit_out, _ = taskq("submit", "echo", "message=owned", db=db)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                eq(os.stat(db + suffix).st_uid, nobody.pw_uid, "owner of " + suffix)
+    finally:
+        con.close()
+    # A backup where the owner cannot write fails cleanly, naming the cause.
+    rootonly = os.path.join(TMP, "rootonly")
+    os.makedirs(rootonly, mode=0o700)
+    _, err = taskq("backup", os.path.join(rootonly, "b.db"), db=db, want=1)
+    check("backup" in err, err)
+
+
 try:
     suite.finish()
 finally:

@@ -1992,6 +1992,76 @@ test_busy(void **state)
 	store_close(st2);
 }
 
+/* A full database maps to STORE_FULL, stores nothing half, and the handle
+ * goes on working. */
+static void
+test_full(void **state)
+{
+	struct fix	*fx = *state;
+	struct task_new	 tn;
+	struct task	*t = NULL;
+	char		*big;
+	bool		 ex;
+	enum store_err	 e = STORE_OK;
+	int64_t		 before;
+	int		 i;
+
+	t = submit(fx->st, "echo", "{}", 0);
+	task_free(t);
+	assert_int_equal(sqlite3_exec(store_sqlite_handle(fx->st),
+	    "PRAGMA max_page_count = 60", NULL, NULL, NULL), SQLITE_OK);
+	big = malloc(20000);
+	assert_non_null(big);
+	memset(big, 'x', 19999);
+	big[19999] = '\0';
+	memcpy(big, "{\"m\": \"", 7);
+	memcpy(big + 19997, "\"}", 2);
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.parameters = big;
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	for (i = 0; i < 100 && e == STORE_OK; i++) {
+		before = raw_int(fx->path, "SELECT count(*) FROM tasks");
+		e = store_task_submit(fx->st, &tn, &t, &ex);
+		task_free(t);
+		t = NULL;
+	}
+	assert_int_equal(e, STORE_FULL);
+	assert_non_null(strstr(store_errmsg(fx->st), fx->path));
+	/* The failed submit left nothing behind, counts stay exact. */
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"),
+	    before);
+	assert_counts_exact(fx);
+	assert_int_equal(store_ping(fx->st), STORE_OK);
+	free(big);
+}
+
+static void
+test_finish_invalid_outcome(void **state)
+{
+	struct fix		*fx = *state;
+	struct task		*p, *c;
+	struct task_finish	 fi;
+	enum store_err		 ie;
+
+	p = submit(fx->st, "echo", "{}", 0);
+	c = claim_one(fx->st, "r");
+	memset(&fi, 0, sizeof(fi));
+	fi.id = c->id;
+	fi.claim_token = c->claim_token;
+	fi.outcome = OUTCOME__MAX;
+	assert_int_equal(store_task_finish_many(fx->st, &fi, 1, &ie), STORE_OK);
+	assert_int_equal(ie, STORE_INVALID);
+	fi.id = "not-an-id";
+	fi.outcome = OUTCOME_SUCCESS;
+	assert_int_equal(store_task_finish_many(fx->st, &fi, 1, &ie), STORE_OK);
+	assert_int_equal(ie, STORE_INVALID);
+	assert_int_equal(status_of(fx->st, p->id), TASK_RUNNING);
+	task_free(p);
+	task_free(c);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -2054,6 +2124,8 @@ main(void)
 		T(test_purge),
 		T(test_files),
 		T(test_busy),
+		T(test_full),
+		T(test_finish_invalid_outcome),
 		T(test_readonly),
 #undef T
 	};

@@ -220,6 +220,16 @@ def test_usage_matches_man_page():
 
 
 @suite.test
+def test_every_config_key_is_in_taskq_conf_5():
+    with open(os.path.join(SRCDIR, "conf", "taskq.conf")) as f:
+        keys = re.findall(r"^# ([a-z_]+) = ", f.read(), re.M)
+    check(len(keys) > 20, "keys in conf/taskq.conf: %r", keys)
+    with open(d("mandir", "man5", "taskq.conf.5")) as f:
+        documented = re.findall(r"^\.It Cm ([a-z_]+)$", f.read(), re.M)
+    eq(sorted(documented), sorted(keys), "keys in taskq.conf(5)")
+
+
+@suite.test
 def test_reinstall_keeps_changed_config_and_uninstall_is_clean():
     conf = d("sysconfdir", "taskq", "taskq.conf")
     with open(conf, "a") as f:

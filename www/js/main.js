@@ -116,6 +116,12 @@ function tick() {
 		} catch (e) {
 			if (e && e.name === 'AbortError')
 				return;
+			/* A refused request (4xx) is reported where it belongs (a toast,
+			 * the form); the API is up, so the pace stays. */
+			if (e instanceof api.ApiError && !e.transient) {
+				state.delay = INTERVAL_MS;
+				return;
+			}
 			state.failing = true;
 			state.delay = Math.min(state.delay * 2, MAX_BACKOFF_MS);
 			if (e && e.retryAfter)

@@ -458,6 +458,71 @@ test('server_422_shown_beside_field', async () => {
 	return page;
 });
 
+/*
+ * The result view of each type, whether or not this runner can execute the
+ * type yet: a real task's answer is doctored into a SUCCESS with the
+ * result the contract describes (route), and the output image is served.
+ */
+test('result_views_per_type', async () => {
+	const base = await submit('echo', { message: `views ${RUN}` });
+	const page = await newPage();
+	await open(page);
+	const outId = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+	const png = makePng(64, 40);
+	const results = {
+		data_processing: {
+			parameters: { csv: 'name,age\nann,31\nbob,\n', delimiter: ',', has_header: true },
+			result_data: {
+				rows: 2, bytes: 22, ragged_rows: 0, columns: [
+					{ name: 'name', type: 'string', non_empty: 2, empty: 0 },
+					{ name: 'age', type: 'integer', non_empty: 1, empty: 1, min: 31, max: 31, mean: 31, stddev: null },
+				],
+			},
+		},
+		image_processing: {
+			parameters: { file_id: outId, width: 64 },
+			result_data: { output_file_id: outId, width: 64, height: 40, format: 'png', bytes: png.length },
+		},
+		email: {
+			parameters: { to: ['a@example.com', 'b@example.com'], subject: 'Hi', body: 'x' },
+			result_data: { message_id: '<abc@taskq>', transport: 'maildir', recipients: 2 },
+		},
+	};
+	let current = null;
+	await page.route(`**/api/tasks/${base.id}`, async (route) => {
+		const res = await route.fetch();
+		const t = await res.json();
+		Object.assign(t, { task_type: current, status: 'SUCCESS', progress: 100, worker_output: 'line one\nline two <b>x</b>\n' },
+		    results[current]);
+		await route.fulfill({ response: res, json: t });
+	});
+	await page.route(`**/api/files/${outId}`, (route) => route.fulfill({ status: 200, contentType: 'image/png', body: png }));
+	for (const type of Object.keys(results)) {
+		current = type;
+		await page.evaluate((id) => document.querySelector(`#task-rows tr[data-id="${id}"] .task-open`).click(), base.id);
+		await page.waitForSelector('#detail[open] .detail-section');
+		const text = await page.locator('#detail-body').innerText();
+		check(text.includes('line two <b>x</b>'), `${type}: worker output as text`);
+		if (type === 'data_processing') {
+			const rows = await page.$$eval('#detail .stats-table tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
+			eq(rows.length, 2, 'a row per column');
+			check(/^age integer 1 1 31 31 31 –$/.test(rows[1]), `age statistics: ${rows[1]}`);
+			check(/Rows\s+2/.test(text), 'rows');
+		} else if (type === 'image_processing') {
+			await waitFn(page, () => {
+				const img = document.querySelector('#detail .preview img');
+				return img && img.complete && img.naturalWidth === 64;
+			}, null, { what: 'the preview image' });
+			eq(await page.locator('#detail a[download]').getAttribute('href'), `/api/files/${outId}`, 'download link');
+		} else
+			check(/Delivered via maildir to 2 recipients/.test(text), `email outcome: ${text.slice(0, 200)}`);
+		await shot(page, `result-${type}`, false);
+		await page.keyboard.press('Escape');
+		await waitFn(page, () => !document.querySelector('#detail').open);
+	}
+	return page;
+});
+
 test('filter_and_search', async () => {
 	const word = `zebra${RUN}`;
 	const a = await submit('echo', { message: `${word} one` });

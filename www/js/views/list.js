@@ -333,7 +333,7 @@ export class ListView {
 			    el('td', { class: 'c-task' }, el('button', { type: 'button', class: 'link task-open', 'data-action': 'open' },
 				el('span', { class: 'task-type' }), el('span', { class: 'task-summary' }), el('span', { class: 'task-id mono' }))),
 			    el('td', { class: 'c-progress' },
-				el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' },
+				el('div', { class: 'bar', role: 'progressbar', 'aria-label': 'Progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' },
 				    el('div', { class: 'bar-fill' })),
 				el('span', { class: 'pct' })),
 			    el('td', { class: 'c-created' }, el('time')),

@@ -33,6 +33,8 @@
  *     null under two values.  A mean or stddev that overflows a double is
  *     null.  Numbers are printed as the shortest text that reads back as
  *     the same double.
+ * Numbers are read and printed with strtod and snprintf: LC_NUMERIC must be
+ * "C", as it is unless the program calls setlocale().
  */
 #ifndef TASKQ_CSVSTATS_H
 #define TASKQ_CSVSTATS_H

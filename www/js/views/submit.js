@@ -88,6 +88,11 @@ class Field {
 		} else if (s.format === 'date-time') {
 			this.kind = 'datetime';
 			control = el('input', { type: 'datetime-local', id: this.id, name, step: '1', 'aria-describedby': describedBy });
+		} else if (s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object')) ||
+		    (s.type === 'array' && !isEmail(s))) {
+			/* Structured values a future type may declare: typed as JSON. */
+			this.kind = 'json';
+			control = el('textarea', { id: this.id, name, rows: '3', spellcheck: 'false', placeholder: s.type === 'array' ? '["a", "b"]' : '{"key": "value"}', 'aria-describedby': describedBy });
 		} else if (isEmail(s)) {
 			this.kind = isList(s) ? 'emails' : 'email';
 			control = el('input', {
@@ -194,6 +199,16 @@ class Field {
 			if (c.files.length === 0)
 				return required ? { error: 'Choose a file.' } : { value: undefined };
 			return { value: c.files[0], upload: true };
+		case 'json': {
+			const v = c.value.trim();
+			if (v === '')
+				return required ? { error: 'Required.' } : { value: undefined };
+			try {
+				return { value: JSON.parse(v) };
+			} catch {
+				return { error: 'Enter valid JSON.' };
+			}
+		}
 		case 'email': {
 			const v = c.value.trim();
 			if (v === '')

@@ -435,6 +435,49 @@ test('client_checks_mirror_schema', async () => {
 	return page;
 });
 
+/* A type the UI has never seen gets a working form from its schema alone. */
+test('new_type_gets_a_form', async () => {
+	const page = await newPage();
+	page.allowConsoleErrors = true;	/* the doctored 422 is logged */
+	await page.route('**/api/task-types', async (route) => {
+		const res = await route.fetch();
+		const types = await res.json();
+		types.push({
+			name: 'webhook', description: 'Calls a URL.', rules: [],
+			parameters: {
+				url: { type: 'string', kind: 'string', required: true, maxLength: 2048, description: 'Where to send it.' },
+				retries: { type: 'integer', kind: 'integer', required: false, minimum: 0, maximum: 5, default: 1, description: '' },
+				headers: { type: 'object', required: false, description: 'Extra headers.' },
+				verbose: { type: 'boolean', kind: 'boolean', required: false, default: false, description: '' },
+				method: { type: 'string', kind: 'enum', required: false, enum: ['GET', 'POST'], default: 'POST', description: '' },
+			},
+		});
+		await route.fulfill({ response: res, json: types });
+	});
+	let sent = null;
+	await page.route('**/api/tasks/submit', (route) => {
+		sent = route.request().postDataJSON();
+		route.fulfill({ status: 422, json: { detail: 'parameters.url: no such host', field: 'parameters.url' } });
+	});
+	await open(page);
+	await page.selectOption('#submit-type', 'webhook');
+	check((await page.locator('#submit-type-desc').textContent()) === 'Calls a URL.', 'description');
+	eq(await page.locator('#p-webhook-method option').count(), 3, 'enum: default + two choices');
+	await page.fill('#p-webhook-url', 'https://example.com/hook');
+	await page.fill('#p-webhook-retries', '3');
+	await page.fill('#p-webhook-headers', '{"a": 1');
+	await page.check('#p-webhook-verbose');
+	await page.click('#submit-button');
+	check(/valid JSON/.test(await page.locator('#p-webhook-headers-error').textContent()), 'JSON checked');
+	eq(sent, null, 'nothing sent yet');
+	await page.fill('#p-webhook-headers', '{"a": 1}');
+	await page.click('#submit-button');
+	await waitUntil(() => sent, 'the submit');
+	eq(JSON.stringify(sent), JSON.stringify({ task_type: 'webhook', parameters: { url: 'https://example.com/hook', retries: 3, headers: { a: 1 }, verbose: true } }), 'the body');
+	await waitUntil(async () => /no such host/.test(await page.locator('#p-webhook-url-error').textContent()), 'the 422 beside url');
+	return page;
+});
+
 test('server_422_shown_beside_field', async () => {
 	const page = await newPage();
 	page.allowConsoleErrors = true;	/* Chromium logs the 422 response as an error */

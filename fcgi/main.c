@@ -69,6 +69,16 @@ listen_unix(const char *path)
 			log_warnx("listen %s: exists and is not a socket", path);
 			return -1;
 		}
+		/* Stale only if nobody answers: never steal a live socket. */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+			if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+				log_warnx("listen %s: another process is listening "
+				    "there", path);
+				close(fd);
+				return -1;
+			}
+			close(fd);
+		}
 		if (unlink(path) == -1) {
 			log_warn("listen %s: unlink stale socket", path);
 			return -1;

@@ -163,6 +163,27 @@ def main():
         serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path], connect)
         check(not os.path.exists(path), "socket removed on exit")
 
+    def refuses_a_live_socket_and_replaces_a_stale_one():
+        path = os.path.join(tmp, "live.sock")
+        live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        live.bind(path)
+        live.listen(1)
+        r = api("-d", db, "-s", tmp, "-l", path)
+        eq(r.returncode, 1, "live socket refused")
+        check("another process" in r.stderr, "reason: %r", r.stderr)
+        live.close()          # the file stays: now a stale socket
+
+        def connect():
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(10)
+            try:
+                c.connect(path)
+            except OSError:
+                c.close()
+                raise
+            return c
+        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path], connect)
+
     def accepts_on_inherited_stdin_socket():
         path = os.path.join(tmp, "inherited.sock")
         ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -230,7 +251,8 @@ def main():
             check("draining" in s.read_log("api"), "drain logged")
 
     for fn in (help_exits_0, check_config_with_n, refuses_a_non_socket_path, listens_on_tcp,
-               listens_on_unix_path_and_removes_it, accepts_on_inherited_stdin_socket,
+               listens_on_unix_path_and_removes_it,
+               refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
                keep_alive_survives_an_unread_body, sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])

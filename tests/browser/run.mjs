@@ -893,11 +893,26 @@ test('layout_360_and_1280', async () => {
  * opaque background behind it, in both colour schemes, at least 4.5:1.
  */
 test('contrast_wcag_aa', async () => {
+	const cases = [];
 	for (const scheme of ['light', 'dark']) {
-		const page = await newPage({ colorScheme: scheme });
+		cases.push([scheme, BASE]);
+		if (BASE_NORUNNER)
+			cases.push([scheme, BASE_NORUNNER]);	/* the warning's colours */
+	}
+	for (const [scheme, base] of cases) {
+		const page = await newPage({ colorScheme: scheme }, base);
 		await open(page);
-		await page.waitForSelector('#task-rows tr');
-		await page.waitForTimeout(500);
+		if (base === BASE)
+			await page.waitForSelector('#task-rows tr');
+		else
+			await page.waitForSelector('.warning');
+		/* The outage banner and the paused badge, shown as they would be. */
+		await page.evaluate(() => {
+			document.querySelector('#banner').classList.remove('hidden');
+			document.querySelector('#banner-text').textContent = 'The taskq API cannot be reached.';
+			document.querySelector('#type-rows .badge-paused')?.classList.remove('hidden');
+		});
+		await page.waitForTimeout(300);
 		const bad = await page.evaluate(() => {
 			const parse = (c) => {
 				const m = /rgba?\(([^)]+)\)/.exec(c);
@@ -945,7 +960,7 @@ test('contrast_wcag_aa', async () => {
 			}
 			return out;
 		});
-		check(bad.length === 0, `${scheme}: low contrast: ${bad.join('; ')}`);
+		check(bad.length === 0, `${scheme} ${base === BASE ? '' : '(no runner) '}: low contrast: ${bad.join('; ')}`);
 		await page.context().close();
 	}
 });

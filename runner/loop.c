@@ -642,6 +642,14 @@ runner_deadlines(struct runner *r, int64_t now)
 		if (c->exited)
 			continue;
 		if (c->end == CHILD_END_NONE && now >= c->deadline) {
+			if (c->reported) {
+				/* Done but lingering: its report stands. */
+				log_info("task %s: worker still alive after "
+				    "reporting; killing it", c->task->id);
+				child_signal(c, SIGKILL);
+				c->deadline = now + 1000;
+				continue;
+			}
 			log_info("task %s: timed out after %d s", c->task->id,
 			    c->task->timeout_s);
 			runner_stop_kid(c, CHILD_END_TIMEOUT,
@@ -811,6 +819,13 @@ runner_claim(struct runner *r)
 
 /* ---- the loop --------------------------------------------------------- */
 
+/*
+ * At the end of the shutdown grace, the remaining tasks are stopped and
+ * re-queued (OUTCOME_LOST, due now).  That consumes an attempt, like any
+ * interrupted run: the work may have had side effects already, and a task
+ * that never fits in the grace must not bounce between restarts forever;
+ * with its attempts used up it ends FAILED "runner lost".
+ */
 static void
 runner_drain_check(struct runner *r, int64_t now)
 {

@@ -11,6 +11,11 @@
  * database's directory (every commit by taskq-api writes the -wal file, which
  * is the wake-up signal) and every child's pipes.
  *
+ * Signals: SIGTERM/SIGINT stop claiming and let running tasks finish within
+ * shutdown_grace_s; what remains is killed and re-queued (consuming an
+ * attempt, see loop.c), the runner row removed, exit 0.  SIGHUP reloads the
+ * config (slots, limits, intervals, log level; not the database path).
+ *
  * Test hooks (inert unless the runner's environment has TASKQ_TEST_HOOKS=1,
  * so that no submitted task can trigger them in production):
  *   echo message "__taskq_test_alloc__"    allocates and touches memory in

@@ -10,6 +10,14 @@
  *   taskq-testctl DB wait-all TIMEOUT_S
  *   taskq-testctl DB wait ID TIMEOUT_S
  *
+ * and, for bench/runner.sh:
+ *   taskq-testctl DB raw N            the bare store cost of N task lives:
+ *                                     submit, claim (max 1), finish (n = 1)
+ *   taskq-testctl DB latency N        submit one echo task, wait for it, N
+ *                                     times: started_at - created_at
+ *   taskq-testctl DB submit-loop S    submit one task at a time for S seconds:
+ *                                     how long each submit took (lock waits)
+ *
  * Ids of submitted tasks are printed one per line; everything else as JSON.
  */
 #include <config.h>
@@ -165,6 +173,181 @@ active(void)
 	return n > 0;
 }
 
+static int64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+cmp64(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of n sorted values. */
+static int64_t
+pct(const int64_t *v, size_t n, int p)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return 0;
+	i = (n * (size_t)p + 99) / 100;
+	return v[i == 0 ? 0 : i - 1];
+}
+
+static void
+print_dist(struct json_object *o, const char *prefix, int64_t *v, size_t n,
+    double scale)
+{
+	char	 key[64];
+
+	qsort(v, n, sizeof(*v), cmp64);
+	snprintf(key, sizeof(key), "%s_p50", prefix);
+	json_object_object_add(o, key, json_object_new_double(pct(v, n, 50) / scale));
+	snprintf(key, sizeof(key), "%s_p90", prefix);
+	json_object_object_add(o, key, json_object_new_double(pct(v, n, 90) / scale));
+	snprintf(key, sizeof(key), "%s_p99", prefix);
+	json_object_object_add(o, key, json_object_new_double(pct(v, n, 99) / scale));
+	snprintf(key, sizeof(key), "%s_max", prefix);
+	json_object_object_add(o, key, json_object_new_double(
+	    n ? v[n - 1] / scale : 0));
+}
+
+static const struct task_new bench_task = {
+	.task_type = "echo",
+	.parameters = "{\"message\":\"bench\",\"delay_ms\":0}",
+	.max_attempts = 3,
+	.timeout_s = 300,
+};
+
+/* The store's own cost of one task's life, n = 1 per call, same durability. */
+static void
+bench_raw(int n)
+{
+	struct runner_info	 ri;
+	struct task_finish	 f;
+	struct task		*t, **ts;
+	struct json_object	*o;
+	enum store_err		 e, fe;
+	bool			 existed;
+	size_t			 nt;
+	int64_t			 t0, dt;
+	int			 i;
+
+	memset(&ri, 0, sizeof(ri));
+	snprintf(ri.id, sizeof(ri.id), "bench-raw-%d", (int)getpid());
+	snprintf(ri.host, sizeof(ri.host), "bench");
+	ri.pid = (int)getpid();
+	if ((e = store_runner_beat(st, &ri)) != STORE_OK)
+		die("beat", e);
+	t0 = mono_us();
+	for (i = 0; i < n; i++) {
+		if ((e = store_task_submit(st, &bench_task, &t, &existed)) != STORE_OK)
+			die("submit", e);
+		task_free(t);
+		if ((e = store_task_claim(st, ri.id, 1, &ts, &nt)) != STORE_OK)
+			die("claim", e);
+		if (nt != 1)
+			die("claim: nothing", STORE_NOTFOUND);
+		memset(&f, 0, sizeof(f));
+		f.id = ts[0]->id;
+		f.claim_token = ts[0]->claim_token;
+		f.outcome = OUTCOME_SUCCESS;
+		f.result_data = "{\"message\":\"bench\",\"elapsed_ms\":0}";
+		if ((e = store_task_finish_many(st, &f, 1, &fe)) != STORE_OK ||
+		    (e = fe) != STORE_OK)
+			die("finish", e);
+		task_free(ts[0]);
+		free(ts);
+	}
+	dt = mono_us() - t0;
+	(void)store_runner_remove(st, ri.id);
+	o = json_object_new_object();
+	json_object_object_add(o, "tasks", json_object_new_int(n));
+	json_object_object_add(o, "seconds", json_object_new_double(dt / 1e6));
+	json_object_object_add(o, "per_s", json_object_new_double(n / (dt / 1e6)));
+	print_json(o);
+}
+
+/* Dispatch latency on an idle runner: one task at a time. */
+static void
+bench_latency(int n)
+{
+	struct json_object	*o;
+	struct task		*t, *g;
+	enum store_err		 e;
+	bool			 existed;
+	int64_t			*lat, deadline;
+	int			 i;
+
+	if ((lat = calloc((size_t)n, sizeof(*lat))) == NULL)
+		exit(1);
+	for (i = 0; i < n; i++) {
+		sleep_ms(20);	/* let the runner go idle */
+		if ((e = store_task_submit(st, &bench_task, &t, &existed)) != STORE_OK)
+			die("submit", e);
+		deadline = mono_us() + 30 * 1000000;
+		for (;;) {
+			if ((e = store_task_get(st, t->id, &g)) != STORE_OK)
+				die("get", e);
+			if (g->status != TASK_PENDING && g->status != TASK_RUNNING)
+				break;
+			task_free(g);
+			if (mono_us() > deadline)
+				die("latency: task not done in 30 s", STORE_BUSY);
+			sleep_ms(2);
+		}
+		lat[i] = g->started_at - t->created_at;
+		task_free(g);
+		task_free(t);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "tasks", json_object_new_int(n));
+	print_dist(o, "dispatch_ms", lat, (size_t)n, 1.0);
+	print_json(o);
+	free(lat);
+}
+
+/* Submits one at a time for secs seconds, timing each call. */
+static void
+bench_submit_loop(int secs)
+{
+	struct json_object	*o;
+	struct task		*t;
+	enum store_err		 e;
+	bool			 existed;
+	int64_t			*d = NULL, *nd, t0, t1, end;
+	size_t			 n = 0, cap = 0;
+
+	end = mono_us() + (int64_t)secs * 1000000;
+	while ((t0 = mono_us()) < end) {
+		if ((e = store_task_submit(st, &bench_task, &t, &existed)) != STORE_OK)
+			die("submit", e);
+		t1 = mono_us();
+		task_free(t);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			if ((nd = realloc(d, cap * sizeof(*d))) == NULL)
+				exit(1);
+			d = nd;
+		}
+		d[n++] = t1 - t0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "submits", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "per_s", json_object_new_double((double)n / secs));
+	print_dist(o, "submit_ms", d, n, 1000.0);
+	print_json(o);
+	free(d);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -264,6 +447,12 @@ main(int argc, char *argv[])
 		}
 		print_json(task_json(t));
 		task_free(t);
+	} else if (strcmp(cmd, "raw") == 0 && argc == 4) {
+		bench_raw(atoi(argv[3]));
+	} else if (strcmp(cmd, "latency") == 0 && argc == 4) {
+		bench_latency(atoi(argv[3]));
+	} else if (strcmp(cmd, "submit-loop") == 0 && argc == 4) {
+		bench_submit_loop(atoi(argv[3]));
 	} else
 		usage();
 	store_close(st);

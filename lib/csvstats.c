@@ -348,6 +348,12 @@ csvstats_field(void *arg, const char *v, size_t len, size_t col)
 	}
 	c = &st->cols[col];
 	if (__builtin_expect(!st->width_fixed && st->opts.has_header, 0)) {
+		if (len > CSVSTATS_NAME_MAX) {
+			/* Cut at a character boundary: not in a UTF-8 sequence. */
+			len = CSVSTATS_NAME_MAX;
+			while (len > 0 && ((unsigned char)v[len] & 0xc0) == 0x80)
+				len--;
+		}
 		if ((c->name = malloc(len + 1)) == NULL) {
 			csvstats_nomem(st);
 			return -1;

@@ -16,7 +16,8 @@
  *   - Names: header fields; an empty one becomes "column_N" (N 1-based);
  *     a repeated one gets "_2", "_3", ... appended until unique.  Without a
  *     header the names are "column_1", "column_2", ...  Invalid UTF-8 in a
- *     name is replaced by U+FFFD, so the names are valid JSON strings.
+ *     name is replaced by U+FFFD, so the names are valid JSON strings.  A
+ *     name is cut to CSVSTATS_NAME_MAX bytes, at a character boundary.
  *   - empty counts zero-length values ("" quoted too); anything else,
  *     whitespace included, is non_empty.  Values are not trimmed.
  *   - type, from the non-empty values (all of them):
@@ -45,6 +46,7 @@
 #include "csv.h"
 
 #define CSVSTATS_MAX_COLUMNS_DEFAULT	16384
+#define CSVSTATS_NAME_MAX		1024	/* bytes of a header name kept */
 
 struct json_object;
 

@@ -775,6 +775,26 @@ test_names(void **state)
 	assert_string_equal(col_str(res, 7, "name"), "\xe2\x82\xac");
 	json_object_put(res);
 
+	/* Long names are cut at a character boundary; é is 2 bytes. */
+	{
+		char	 *hdr, *w;
+		size_t	  k;
+
+		hdr = malloc(4000);
+		assert_non_null(hdr);
+		w = hdr;
+		*w++ = 'x';
+		for (k = 0; k < 1500; k++)
+			w += sprintf(w, "\xc3\xa9");
+		w += sprintf(w, ",b\n1,2\n");
+		res = analyze(hdr, (size_t)(w - hdr), NULL, err, sizeof(err), NULL);
+		assert_int_equal(strlen(col_str(res, 0, "name")), 1023);
+		assert_string_equal(col_str(res, 0, "name") + 1021, "\xc3\xa9");
+		assert_string_equal(col_str(res, 1, "name"), "b");
+		json_object_put(res);
+		free(hdr);
+	}
+
 	csv_options_init(&o);
 	o.has_header = false;
 	in = "1,x\n2,y\n";

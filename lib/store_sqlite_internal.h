@@ -6,6 +6,8 @@
 #ifndef TASKQ_STORE_SQLITE_INTERNAL_H
 #define TASKQ_STORE_SQLITE_INTERNAL_H
 
+#include <stdint.h>
+
 struct store;
 
 /*
@@ -20,6 +22,14 @@ extern const char *const store_sqlite_query_names[];
  * (see store_errmsg()).
  */
 char		*store_sqlite_explain(struct store *, const char *query_name);
+
+/*
+ * A search combined with a status or type filter admitting at most this
+ * many tasks walks the filter's index and looks each row up in the FTS
+ * index; above it, the FTS matches are walked.  The tests lower it to
+ * exercise both plans.
+ */
+extern int64_t	 store_sqlite_search_by_filter_max;
 
 /* The SQL that migration number version (1..STORE_SCHEMA_VERSION) runs, or NULL. */
 const char	*store_sqlite_migration(int version);

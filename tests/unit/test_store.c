@@ -1584,6 +1584,9 @@ test_search(void **state)
 	struct task_filter	 f;
 	struct task_list	 l;
 	struct task		*a, *b, *c, *d, *ca, *cb;
+	const char		*echo[] = { "echo" };
+	int64_t			 cursor;
+	int			 plan;
 	static const char	*hostile[] = {
 		"\"*(:-^", "\"", "*", "(", "a AND", "NOT", "OR b", "x:y",
 		"NEAR(a b)", "-invoice", "^invoice", "{parameters}: x",
@@ -1679,6 +1682,42 @@ test_search(void **state)
 	assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
 	assert_int_equal(l.n, 1);
 	store_task_list_free(&l);
+
+	/* Both plans of a search with a filter give the same pages. */
+	for (plan = 0; plan < 2; plan++) {
+		store_sqlite_search_by_filter_max = plan ? -1 : 10000;
+		memset(&f, 0, sizeof(f));
+		f.q = "message";
+		f.status_mask = 1u << TASK_SUCCESS;
+		assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l),
+		    STORE_OK);
+		assert_int_equal(l.n, 1);
+		assert_string_equal(l.tasks[0]->id, a->id);
+		store_task_list_free(&l);
+		f.status_mask = 0;
+		f.types = echo;
+		f.ntypes = 1;
+		assert_int_equal(store_task_list(fx->st, &f, 0, 2, &l),
+		    STORE_OK);
+		assert_int_equal(l.n, 2);
+		assert_string_equal(l.tasks[0]->id, d->id);
+		assert_string_equal(l.tasks[1]->id, c->id);
+		cursor = l.next_cursor;
+		assert_int_equal(cursor, c->seq);
+		store_task_list_free(&l);
+		assert_int_equal(store_task_list(fx->st, &f, cursor, 2, &l),
+		    STORE_OK);
+		assert_int_equal(l.n, 1);
+		assert_string_equal(l.tasks[0]->id, a->id);
+		assert_int_equal(l.next_cursor, 0);
+		store_task_list_free(&l);
+		f.status_mask = 1u << TASK_FAILED;
+		assert_int_equal(store_task_list(fx->st, &f, 0, 2, &l),
+		    STORE_OK);
+		assert_int_equal(l.n, 0);
+		store_task_list_free(&l);
+	}
+	store_sqlite_search_by_filter_max = 10000;
 	task_free(a);
 	task_free(b);
 	task_free(c);
@@ -1775,6 +1814,8 @@ test_query_plans(void **state)
 		{ "list_types", "tasks_type", true },
 		{ "list_q", "tasks_fts VIRTUAL TABLE", false },
 		{ "list_q_status", "tasks_fts VIRTUAL TABLE", false },
+		{ "list_q_status_small", "tasks_status (status=? AND seq<?)",
+		    false },
 		{ "claim", "USING INDEX tasks_claim", false },
 		{ "oldest_pending", "tasks_status (status=?)", false },
 		{ "purge", "tasks_done (completed_at<?)", false },

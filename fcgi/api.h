@@ -104,6 +104,8 @@ struct batcher	*batcher_new(void);
 void		 batcher_free(struct batcher *);
 enum store_err	 batcher_submit(struct batcher *, struct store *,
 		    const struct task_new *, struct task **out, bool *existed);
+void		 batcher_counts(struct batcher *, uint64_t *commits,
+		    uint64_t *tasks);
 
 /* buf.c */
 bool		 buf_reserve(struct buf *, size_t more);

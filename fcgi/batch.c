@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@ struct batcher {
 	struct batch_item	*head;		/* queued, not yet taken */
 	struct batch_item	**tail;
 	bool			 leading;	/* a commit is in progress */
+	uint64_t		 commits;	/* transactions so far */
+	uint64_t		 tasks;		/* tasks they carried */
 };
 
 struct batcher *
@@ -145,6 +148,8 @@ batcher_submit(struct batcher *b, struct store *st, const struct task_new *tn,
 
 		pthread_mutex_lock(&b->lock);
 		b->leading = false;
+		b->commits++;
+		b->tasks += n;
 		for (i = 0; i < n; i++) {
 			items[i]->done = true;
 			if (items[i] != &me)
@@ -159,4 +164,14 @@ batcher_submit(struct batcher *b, struct store *st, const struct task_new *tn,
 	*out = me.out;
 	*existed = me.existed;
 	return me.err;
+}
+
+/* How many transactions carried how many submits, for tests and logs. */
+void
+batcher_counts(struct batcher *b, uint64_t *commits, uint64_t *tasks)
+{
+	pthread_mutex_lock(&b->lock);
+	*commits = b->commits;
+	*tasks = b->tasks;
+	pthread_mutex_unlock(&b->lock);
 }

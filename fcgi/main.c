@@ -10,6 +10,7 @@
 
 #include <netdb.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -274,6 +275,14 @@ main(int argc, char *argv[])
 
 	if (server_run(&api, fd) == 0)
 		rc = 0;
+	{
+		uint64_t	 commits, tasks;
+
+		batcher_counts(api.batch, &commits, &tasks);
+		if (commits > 0)
+			log_info("%" PRIu64 " submits in %" PRIu64 " commits",
+			    tasks, commits);
+	}
 	if (fd > 0)
 		close(fd);
 	if (is_unix && unlink(cfg.api_listen) == -1 && errno != ENOENT)

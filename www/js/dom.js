@@ -96,6 +96,23 @@ export function fmtLocal(iso) {
 	return Number.isNaN(t) ? '–' : dateTimeFmt.format(t);
 }
 
+/*
+ * A short local time without Intl (cheap enough for 500 rows): "14:05:09"
+ * today, else "2026-11-28 14:05".
+ */
+export function fmtShortLocal(iso, now = Date.now()) {
+	const t = parseTime(iso);
+	if (Number.isNaN(t))
+		return '';
+	const d = new Date(t);
+	const n = new Date(now);
+	const p2 = (v) => String(v).padStart(2, '0');
+	const hm = `${p2(d.getHours())}:${p2(d.getMinutes())}`;
+	if (d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate())
+		return `${hm}:${p2(d.getSeconds())}`;
+	return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${hm}`;
+}
+
 /* The UTC form shown on hover (title). */
 export function fmtUTC(iso) {
 	const t = parseTime(iso);

@@ -11,7 +11,7 @@
 
 import * as api from '../api.js';
 import {
-	$, el, setText, setAttr, setClass, setBadge, fmtLocal, fmtUTC, fmtRelative,
+	$, el, setText, setAttr, setClass, setBadge, fmtLocal, fmtUTC, fmtRelative, fmtShortLocal,
 	fmtDuration, between, parseTime, shortId, STATUSES, FINAL,
 } from '../dom.js';
 
@@ -316,7 +316,7 @@ export class ListView {
 	tick() {
 		const now = Date.now();
 		for (const row of this.rows.values()) {
-			setText(row.created, fmtRelative(row.task.created_at, now));
+			setText(row.rel, fmtRelative(row.task.created_at, now));
 			if (!FINAL.has(row.task.status))
 				setText(row.duration, durationText(row.task, now));
 		}
@@ -336,7 +336,7 @@ export class ListView {
 				el('div', { class: 'bar', role: 'progressbar', 'aria-label': 'Progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' },
 				    el('div', { class: 'bar-fill' })),
 				el('span', { class: 'pct' })),
-			    el('td', { class: 'c-created' }, el('time')),
+			    el('td', { class: 'c-created' }, el('time', null, el('span', { class: 'rel' }), el('span', { class: 'abs' }))),
 			    el('td', { class: 'c-duration' }, el('span', { class: 'duration' })),
 			    el('td', { class: 'c-actions' }, el('button', { type: 'button', class: 'btn btn-small' })));
 		const tr = this.template.cloneNode(true);
@@ -361,6 +361,8 @@ export class ListView {
 			progress: -1,
 			pct: progress.lastChild,
 			created: created.firstChild,
+			rel: created.firstChild.firstChild,
+			abs: created.firstChild.lastChild,
 			duration: duration.firstChild,
 			action: duration.nextSibling.firstChild,
 		};
@@ -400,7 +402,8 @@ export class ListView {
 		/* The hover title (local and UTC) is made when first pointed at:
 		 * formatting 500 dates up front was a fifth of the render. */
 		setAttr(row.created, 'datetime', t.created_at);
-		setText(row.created, fmtRelative(t.created_at, now));
+		setText(row.rel, fmtRelative(t.created_at, now));
+		setText(row.abs, fmtShortLocal(t.created_at, now));
 		setText(row.duration, durationText(t, now));
 
 		let action = null;

@@ -980,6 +980,90 @@ test_progress_buffer(void **state)
 	free(in);
 }
 
+/* The statistics' own copy of the parser core, likewise: whole, byte by byte, pieces. */
+static char *
+stats_text(const char *in, size_t len, size_t piece, unsigned *seed)
+{
+	struct csv_options	 o;
+	struct csvstats		*st;
+	struct json_object	*res;
+	enum csv_err		 e;
+	size_t			 off, n;
+	char			*out;
+
+	csv_options_init(&o);
+	st = csvstats_new(&o, &e);
+	assert_non_null(st);
+	for (off = 0, e = CSV_OK; off < len && e == CSV_OK; off += n) {
+		n = piece == 0 ? len : piece == 1 ? 1 :
+		    1 + (size_t)(rand_r(seed) % piece);
+		if (n > len - off)
+			n = len - off;
+		e = csvstats_feed(st, in + off, n);
+	}
+	if (e == CSV_OK)
+		e = csvstats_finish(st, &res);
+	if (e != CSV_OK)
+		assert_true(asprintf(&out, "ERROR %d: %s", (int)e,
+		    csvstats_errmsg(st)) > 0);
+	else {
+		out = strdup(json_object_to_json_string_ext(res,
+		    JSON_C_TO_STRING_PLAIN));
+		json_object_put(res);
+	}
+	csvstats_free(st);
+	return out;
+}
+
+static void
+test_stats_random_differential(void **state)
+{
+	/* Columns of one family each, with the odd empty or stray value. */
+	static const char *const fam[5][6] = {
+		{ "1", "-2", "007", "0", "+5", "\"42\"" },
+		{ "3.5", ".5", "1e3", "-0.25", "2.", "99999999999999999999" },
+		{ "true", "FALSE", "True", "\"false\"", "true", "false" },
+		{ "x", "\"a,b\"", "\"q\"\"\"", "\"l\nm\"", " ", "-" },
+		{ "", "\"\"", "", "1", "", "\"\"" },
+	};
+	char		 in[2000], *whole, *bytes, *pieces;
+	const char	*t;
+	size_t		 len, cols, k;
+	unsigned	 seed = 99, f;
+	int		 iter, rows, r;
+
+	(void)state;
+	for (iter = 0; iter < 3000; iter++) {
+		len = 0;
+		cols = 1 + (size_t)(rand_r(&seed) % 5);
+		rows = rand_r(&seed) % 30;
+		for (r = 0; r <= rows && len < sizeof(in) - 200; r++) {
+			for (k = 0; k < cols + (rand_r(&seed) % 9 == 0); k++) {
+				f = (unsigned)(k + (size_t)iter) % 5;
+				if (rand_r(&seed) % 20 == 0)
+					f = 4;
+				else if (rand_r(&seed) % 60 == 0)
+					f = (unsigned)rand_r(&seed) % 5;
+				t = r == 0 ? "h" : fam[f][rand_r(&seed) % 6];
+				len += (size_t)sprintf(in + len, "%s%s", k ? "," : "", t);
+			}
+			len += (size_t)sprintf(in + len, "%s",
+			    rand_r(&seed) % 4 == 0 ? "\r\n" : "\n");
+		}
+		if (iter % 10 == 0 && len > 0)
+			len -= (size_t)(rand_r(&seed) % len);	/* cut anywhere */
+		whole = stats_text(in, len, 0, &seed);
+		bytes = stats_text(in, len, 1, &seed);
+		pieces = stats_text(in, len, 97, &seed);
+		if (strcmp(whole, bytes) != 0 || strcmp(whole, pieces) != 0)
+			fail_msg("iter %d:\nwhole  %s\nbytes  %s\npieces %s",
+			    iter, whole, bytes, pieces);
+		free(whole);
+		free(bytes);
+		free(pieces);
+	}
+}
+
 static void
 test_analyze_fd_and_path(void **state)
 {
@@ -1095,6 +1179,7 @@ main(void)
 		cmocka_unit_test(test_progress_buffer),
 		cmocka_unit_test(test_analyze_fd_and_path),
 		cmocka_unit_test(test_stats_chunked),
+		cmocka_unit_test(test_stats_random_differential),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,7 @@ const state = {
 	typesLoaded: false,
 	overviewDue: true,
 	failing: false,
+	again: false,		/* another round was asked for during this one */
 };
 
 let list, detail, submit, overview;
@@ -102,10 +103,16 @@ function schedule(ms) {
 		state.timer = setTimeout(tick, ms);
 }
 
-/* Runs one round now (or joins the one in flight) and schedules the next. */
+/*
+ * Runs one round now and schedules the next.  Asked while a round is in
+ * flight (an action just changed something), it runs another right after,
+ * since the one in flight may have read before the change.
+ */
 function tick() {
-	if (state.running)
+	if (state.running) {
+		state.again = true;
 		return state.running;
+	}
 	clearTimeout(state.timer);
 	state.running = (async () => {
 		try {
@@ -130,7 +137,9 @@ function tick() {
 			setText($('#banner-text'), `${bannerMessage} Retrying in ${Math.round(state.delay / 1000)} s.`);
 		} finally {
 			state.running = null;
-			schedule(state.delay);
+			const again = state.again && !state.failing;
+			state.again = false;
+			schedule(again ? 0 : state.delay);
 		}
 	})();
 	return state.running;

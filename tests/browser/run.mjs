@@ -675,7 +675,7 @@ test('bulk_retry_and_cancel', async () => {
 
 	await page.click('#bulk-retry');
 	await page.waitForSelector('#confirm[open]');
-	check(/Retry every FAILED tasks matching/.test(await page.locator('#confirm-text').textContent()), 'confirm text');
+	check(/Retry all FAILED tasks matching/.test(await page.locator('#confirm-text').textContent()), 'confirm text');
 	await shot(page, 'confirm', false);
 	await page.click('#confirm-no');	/* the confirm step can be declined */
 	await waitFn(page, () => !document.querySelector('#confirm').open);

@@ -438,8 +438,8 @@ export class ListView {
 		    f.q ? ` matching “${f.q}”` : ''].join('');
 		const ok = await this.actions.confirm(
 		    kind === 'retry' ? 'Retry tasks' : 'Cancel tasks',
-		    kind === 'retry' ? `Retry every ${scope}? Each gets a new task.` :
-		    `Cancel every ${scope}? This cannot be undone.`,
+		    kind === 'retry' ? `Retry all ${scope}? Each gets a new task.` :
+		    `Cancel all ${scope}? This cannot be undone.`,
 		    kind === 'retry' ? 'Retry all' : 'Cancel all');
 		if (!ok)
 			return;

@@ -753,12 +753,16 @@ test('pause_and_resume_type', async () => {
 		await waitFn(page, () => document.querySelector('#type-rows button[data-type="echo"]').textContent === 'Resume');
 		const types = (await api('GET', '/api/task-types')).json;
 		eq(types.find((x) => x.name === 'echo').paused, true, 'paused in the API');
+		await page.selectOption('#submit-type', 'echo');
+		await page.waitForSelector('#submit-paused:not(.hidden)');
+		check(/paused/.test(await page.locator('#submit-paused').textContent()), 'the form says the type is paused');
 		const t = await submit('echo', { message: `paused ${RUN}` });
 		await page.waitForTimeout(1500);
 		eq((await getTask(t.id)).status, 'PENDING', 'a paused type is not started');
 		await shot(page, 'paused');
 		await btn.click();
 		await page.waitForSelector('.toast:has-text("Resumed echo")');
+		await page.waitForSelector('#submit-paused.hidden', { state: 'attached' });
 		await waitTask(t.id, ['SUCCESS']);
 	} finally {
 		await api('POST', '/api/task-types/echo/resume');

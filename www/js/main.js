@@ -200,6 +200,7 @@ function main() {
 		confirm: confirmStep,
 		changed,
 		submitted: () => changed(),
+		pausedTypes: (set) => submit.setPaused(set),
 		filterStatus: (s) => {
 			list.setFilter({ status: list.filter.status === s ? '' : s });
 			$('#tasks').focus({ preventScroll: true });

@@ -42,7 +42,7 @@ function pct(rate) {
 }
 
 export class OverviewView {
-	/* actions: {filterStatus(status), toast(), changed()} */
+	/* actions: {filterStatus(status), pausedTypes(set), toast(), changed()} */
 	constructor(actions) {
 		this.actions = actions;
 		this.countsEl = $('#counts');
@@ -152,6 +152,7 @@ export class OverviewView {
 			setAttr(row.button, 'aria-label', `${paused ? 'Resume' : 'Pause'} ${name} tasks`);
 			setClass(row.tr, 'paused', paused);
 		}
+		this.actions.pausedTypes(new Set(names.filter((n) => byType[n] && byType[n].paused === true)));
 		this.renderChart(byType, names);
 	}
 

@@ -330,6 +330,8 @@ export class SubmitView {
 		this.error = $('#submit-error');
 		this.status = $('#submit-status');
 		this.button = $('#submit-button');
+		this.pausedNote = $('#submit-paused');
+		this.paused = null;
 		this.forms = new Map();		/* type name -> TypeForm, kept so values survive switching */
 		this.types = [];
 		this.pending = null;		/* {body, key} of a submit whose answer was lost */
@@ -390,8 +392,21 @@ export class SubmitView {
 		}
 		this.selected = name;
 		setText(this.typeDesc, type.description || '');
+		this.showPaused();
 		this.params.replaceChildren(f.node);
 		this.setFormError(null);
+	}
+
+	/* The types paused now (from the overview): said under the type picker. */
+	setPaused(set) {
+		this.paused = set;
+		this.showPaused();
+	}
+
+	showPaused() {
+		const on = Boolean(this.paused && this.paused.has(this.typeSel.value));
+		setText(this.pausedNote, on ? 'This type is paused: its tasks are queued but not started until it is resumed.' : '');
+		setClass(this.pausedNote, 'hidden', !on);
 	}
 
 	setFormError(msg) {

@@ -187,6 +187,9 @@ cmd_list(struct cli_ctx *ctx)
 		doc = NULL;
 	} else {
 		table_print(tb, ctx->out);
+		if (cursor != 0)
+			log_info("more tasks may match: raise --limit (%zu shown)",
+			    got);
 		rc = CLI_EXIT_OK;
 	}
 out:

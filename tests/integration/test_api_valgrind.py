@@ -11,6 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack import Suite  # noqa: E402
 import test_api  # noqa: E402
+import test_api_busy  # noqa: E402
 import test_api_concurrency  # noqa: E402
 import test_api_files  # noqa: E402
 import test_api_input  # noqa: E402
@@ -22,7 +23,7 @@ if __name__ == "__main__":
     test_api_concurrency.THREADS = 8
     test_api_concurrency.PER_THREAD = 10
     for mod in (test_api, test_api_input, test_api_list, test_api_files, test_api_lifecycle,
-                test_api_concurrency):
+                test_api_busy, test_api_concurrency):
         name = mod.__name__
         print("== %s under valgrind" % name)
         test_api.run(name, mod.make_tests, mod.STACK_OPTIONS, valgrind=True, suite=suite)

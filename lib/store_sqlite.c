@@ -56,6 +56,11 @@
  * Migration n (1-based) takes a file from user_version n-1 to n.  Never edit
  * one that has shipped: add the next.  tests/unit/fixtures/schema_v1.sql
  * starts with exactly the text of migration 1.
+ *
+ * The indexes serve the list queries as range scans newest first; the
+ * claim index holds only PENDING rows in claim order, and carries run_at
+ * and task_type so that a backlog of scheduled or paused tasks is skipped
+ * inside the index without visiting the rows.
  */
 static const char *const migrations[] = {
 	/* 1: core tables, indexes and the status counts. */
@@ -87,7 +92,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX tasks_status ON tasks (status, seq);\n"
 	"CREATE INDEX tasks_type ON tasks (task_type, seq);\n"
 	"CREATE INDEX tasks_type_status ON tasks (task_type, status, seq);\n"
-	"CREATE INDEX tasks_claim ON tasks (priority DESC, seq)\n"
+	"CREATE INDEX tasks_claim ON tasks (priority DESC, seq, run_at, task_type)\n"
 	"    WHERE status = 'PENDING';\n"
 	"CREATE INDEX tasks_retry_of ON tasks (retry_of)\n"
 	"    WHERE retry_of IS NOT NULL;\n"

@@ -1289,6 +1289,99 @@ test_claim_race_processes(void **state)
 	assert_counts_exact(fx);
 }
 
+struct duel {
+	const char	*path;
+	struct task	**tasks;
+	size_t		 n;
+	bool		 cancel;		/* else finish */
+	enum store_err	 res[100];
+	int		 failed;
+};
+
+static void *
+duel_run(void *arg)
+{
+	struct duel	*d = arg;
+	struct store	*st = NULL;
+	struct task	*out;
+	struct task_finish fi;
+	char		 eb[256];
+	size_t		 i;
+
+	if (store_open(d->path, 0, BUSY_MS, &st, eb, sizeof(eb)) != STORE_OK) {
+		d->failed = 1;
+		return NULL;
+	}
+	for (i = 0; i < d->n; i++) {
+		if (d->cancel) {
+			d->res[i] = store_task_cancel(st, d->tasks[i]->id, &out);
+			task_free(out);
+		} else {
+			memset(&fi, 0, sizeof(fi));
+			fi.id = d->tasks[i]->id;
+			fi.claim_token = d->tasks[i]->claim_token;
+			fi.outcome = OUTCOME_SUCCESS;
+			fi.result_data = "{}";
+			if (store_task_finish_many(st, &fi, 1, &d->res[i]) !=
+			    STORE_OK)
+				d->failed = 1;
+		}
+	}
+	store_close(st);
+	return NULL;
+}
+
+/*
+ * Cancel and finish racing on two connections over the same RUNNING
+ * tasks: for each, exactly one wins, the other gets STORE_CONFLICT, and the
+ * final status is the winner's.
+ */
+static void
+test_cancel_finish_race(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	**ts = NULL;
+	struct duel	 d[2];
+	pthread_t	 th[2];
+	size_t		 n, i, ncancel = 0;
+	int		 k;
+
+	fill_tasks(fx->st, 100);
+	assert_int_equal(store_task_claim(fx->st, "r", 100, &ts, &n), STORE_OK);
+	assert_int_equal(n, 100);
+	memset(d, 0, sizeof(d));
+	for (k = 0; k < 2; k++) {
+		d[k].path = fx->path;
+		d[k].tasks = ts;
+		d[k].n = n;
+		d[k].cancel = k == 0;
+		assert_int_equal(pthread_create(&th[k], NULL, duel_run, &d[k]),
+		    0);
+	}
+	for (k = 0; k < 2; k++) {
+		pthread_join(th[k], NULL);
+		assert_int_equal(d[k].failed, 0);
+	}
+	for (i = 0; i < n; i++) {
+		enum task_status s = status_of(fx->st, ts[i]->id);
+
+		if (d[0].res[i] == STORE_OK) {
+			assert_int_equal(d[1].res[i], STORE_CONFLICT);
+			assert_int_equal(s, TASK_CANCELLED);
+			ncancel++;
+		} else {
+			assert_int_equal(d[0].res[i], STORE_CONFLICT);
+			assert_int_equal(d[1].res[i], STORE_OK);
+			assert_int_equal(s, TASK_SUCCESS);
+		}
+		task_free(ts[i]);
+	}
+	free(ts);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks WHERE "
+	    "status = 'CANCELLED'"), (int64_t)ncancel);
+	assert_counts_exact(fx);
+}
+
 static void
 test_progress_and_check_held(void **state)
 {
@@ -2154,6 +2247,7 @@ main(void)
 		T(test_claim_race_two_connections),
 		T(test_claim_race_threads),
 		T(test_claim_race_processes),
+		T(test_cancel_finish_race),
 		T(test_progress_and_check_held),
 		T(test_runners),
 		T(test_recover_stale),

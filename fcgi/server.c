@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +429,32 @@ worker_set_state(struct worker *w, enum worker_state st)
 	pthread_mutex_unlock(&server_lock);
 }
 
+/*
+ * Whether an accept failure passes: out of descriptors or memory for a
+ * moment, or a signal.  The worker pauses 100 ms (so a full descriptor
+ * table is not spun on) and logs at most once a second; anything else
+ * (the listening socket is gone) ends the worker.
+ */
+static bool
+accept_transient(struct worker *w, int e)
+{
+	static _Atomic time_t	 last_log;
+	struct timespec		 ts = { 0, 100 * 1000 * 1000 };
+	time_t			 now;
+
+	if (e == EINTR)
+		return true;
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return false;
+	now = time(NULL);
+	if (now != last_log) {
+		last_log = now;
+		log_warnx("worker %zu: accept: %s; retrying", w->idx, strerror(e));
+	}
+	nanosleep(&ts, NULL);
+	return true;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -446,10 +474,13 @@ worker_main(void *arg)
 
 		worker_set_state(w, WORKER_BUSY);
 		if (rc < 0) {
-			if (!w->api->stopping)
-				log_warnx("worker %zu: FCGX_Accept_r: %s", w->idx,
-				    rc < 0 && rc > -1000 ? strerror(-rc) :
-				    "FastCGI protocol error");
+			if (w->api->stopping)
+				break;
+			if (accept_transient(w, -rc))
+				continue;
+			log_warnx("worker %zu: FCGX_Accept_r: %s; the worker "
+			    "stops", w->idx, rc > -1000 ? strerror(-rc) :
+			    "FastCGI library error");
 			break;
 		}
 		serve(w);

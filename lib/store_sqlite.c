@@ -552,6 +552,7 @@ stmt_get(struct store *st, enum stmt_id id, enum store_err *err)
 {
 	int	 rc;
 
+	assert((unsigned)id < ST__MAX && stmt_sql[id] != NULL);
 	if (st->stmts[id] != NULL)
 		return st->stmts[id];
 	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
@@ -1111,6 +1112,12 @@ err_is_fatal(enum store_err e)
 	    e != STORE_NOTFOUND;
 }
 
+/*
+ * One BEGIN IMMEDIATE ... COMMIT (synchronous=FULL) for all n items: the
+ * fsync is shared, which is what makes the API's group commit pay.  An
+ * invalid item is STORE_INVALID in errs[] alone; a lock, disk or memory
+ * failure rolls everything back and is returned (and copied to all errs[]).
+ */
 enum store_err
 store_task_submit_many(struct store *st, const struct task_new *tns, size_t n,
     struct task **outs, bool *existed, enum store_err *errs)
@@ -1165,6 +1172,7 @@ store_task_submit(struct store *st, const struct task_new *tn,
 
 /* ---- reads -------------------------------------------------------------- */
 
+/* A malformed id is STORE_INVALID (no such row can exist). */
 enum store_err
 store_task_get(struct store *st, const char *id, struct task **out)
 {
@@ -1521,6 +1529,11 @@ out:
 	return err;
 }
 
+/*
+ * The cursor is the seq of the last task of the previous page; the next
+ * page starts strictly below it, so tasks inserted meanwhile (higher seq)
+ * never shift a page.  A q without any word matches nothing.
+ */
 enum store_err
 store_task_list(struct store *st, const struct task_filter *f, int64_t cursor,
     size_t limit, struct task_list *out)
@@ -1872,6 +1885,10 @@ claim_order(const void *a, const void *b)
 	return ta->seq < tb->seq ? -1 : ta->seq > tb->seq;
 }
 
+/*
+ * One token serves every task of this claim: fencing compares (id, token),
+ * and any later claim of a task draws a new one.  max is 1..CLAIM_MAX.
+ */
 enum store_err
 store_task_claim(struct store *st, const char *runner_id, size_t max,
     struct task ***out, size_t *n)
@@ -2115,6 +2132,10 @@ out:
 
 /* ---- runners ------------------------------------------------------------ */
 
+/*
+ * started_at and last_seen are taken from ri when set (non-zero), else
+ * now, so that a runner (or a test) states its own clock.
+ */
 enum store_err
 store_runner_beat(struct store *st, const struct runner_info *ri)
 {
@@ -2291,6 +2312,7 @@ fail:
 
 /* ---- files -------------------------------------------------------------- */
 
+/* An id already stored is STORE_CONFLICT; created_at 0 means now. */
 enum store_err
 store_file_add(struct store *st, const struct file_info *fi)
 {

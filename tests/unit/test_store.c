@@ -227,7 +227,7 @@ status_of(struct store *st, const char *id)
 
 /*
  * The store's counts (per type and in total) equal COUNT(*) over the tasks
- * table computed here directly.
+ * table computed here directly, and the full-text index is consistent.
  */
 static void
 assert_counts_exact(struct fix *fx)
@@ -268,6 +268,11 @@ assert_counts_exact(struct fix *fx)
 	/* No count that COUNT(*) does not see. */
 	assert_int_equal(sum_types, nraw);
 	store_stats_free(&ss);
+	/* The FTS index matches the rows it indexes (an error otherwise). */
+	raw_exec(fx->path, "INSERT INTO tasks_fts (tasks_fts) "
+	    "VALUES ('integrity-check')");
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM "
+	    "pragma_integrity_check WHERE integrity_check != 'ok'"), 0);
 }
 
 /* ---- open and schema ---------------------------------------------------- */

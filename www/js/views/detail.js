@@ -131,6 +131,10 @@ export class DetailView {
 			}
 		});
 		this.dialog.addEventListener('close', () => {
+			/* The event comes a task after the closing: the dialog may be
+			 * open again by then, on another task, which must stay. */
+			if (this.dialog.open)
+				return;
 			this.id = null;
 			this.task = null;
 			this.json = '';
@@ -180,16 +184,17 @@ export class DetailView {
 			return;
 		this.json = json;
 		this.task = t;
-		const focusKey = document.activeElement && this.body.contains(document.activeElement) ?
-		    document.activeElement.dataset.key : null;
+		const hadFocus = document.activeElement && this.body.contains(document.activeElement);
+		const focusKey = hadFocus ? document.activeElement.dataset.key : null;
 		const scroll = this.body.scrollTop;
 		this.title.textContent = `${t.task_type} · ${shortId(t.id)}`;
 		this.body.replaceChildren(...this.render(t));
 		this.body.scrollTop = scroll;
-		if (focusKey) {
-			const f = this.body.querySelector(`[data-key="${focusKey}"]`);
-			if (f)
-				f.focus();
+		if (hadFocus) {
+			/* Keep the keyboard user's place; a button that went away
+			 * (Cancel, once the task finished) hands focus to Close. */
+			const f = focusKey ? this.body.querySelector(`[data-key="${focusKey}"]`) : null;
+			(f || $('#detail-close')).focus();
 		}
 	}
 

@@ -315,4 +315,29 @@ enum store_err	 store_migrate(const char *path, int busy_ms, int *from, int *to,
 		    char *errbuf, size_t errlen);
 enum store_err	 store_integrity_check(struct store *, char **problems);
 
+/* ---- backends and wake-ups -------------------------------------------- */
+
+/*
+ * (Appended with the PostgreSQL backend, lib/store_pg.c.)  The database
+ * string given to store_open() and store_migrate() names the backend: a
+ * "postgresql://" or "postgres://" URI is a PostgreSQL database (libpq
+ * connection URI; the programs must then not treat it as a file path), a
+ * "sqlite:PATH" URL or any other string the path of a SQLite file.
+ * store_is_postgresql() tells which, without opening anything.
+ */
+bool		 store_is_postgresql(const char *database);
+
+/*
+ * An optional wake-up channel: a descriptor that becomes readable when
+ * another process has submitted (or re-queued) a task, so that a runner
+ * can sleep in poll() instead of polling the database.  -1 when the backend
+ * has none (SQLite: watch the file instead) or the connection is down (ask
+ * again later: it changes when the backend reconnects).  After the
+ * descriptor polled readable, store_wakeup_drain() consumes what arrived
+ * and returns true if any of it was a wake-up.  Polling stays the fallback:
+ * a wake-up may be lost while the connection is down.
+ */
+int		 store_wakeup_fd(struct store *);
+bool		 store_wakeup_drain(struct store *);
+
 #endif /* TASKQ_STORE_H */

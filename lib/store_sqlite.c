@@ -1,7 +1,7 @@
 /*
  * The task store on SQLite: the only file in taskq that contains SQL.
  *
- * One struct store is one connection (opened SQLITE_OPEN_NOMUTEX, used by one
+ * One struct sqlite_store is one connection (opened SQLITE_OPEN_NOMUTEX, used by one
  * thread at a time).  Processes coordinate only through the database: every
  * write transaction starts with BEGIN IMMEDIATE and every state transition is
  * an UPDATE conditional on the expected status (and, for the runner's writes,
@@ -41,6 +41,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_backend.h"
 #include "store_sqlite_internal.h"
 #include "task.h"
 
@@ -409,7 +410,8 @@ struct dyn_stmt {
 	uint64_t	 used;		/* LRU clock */
 };
 
-struct store {
+struct sqlite_store {
+	struct store	 base;		/* first: store.c's view */
 	sqlite3		*db;
 	char		*path;
 	int		 busy_ms;
@@ -422,54 +424,33 @@ struct store {
 	uint64_t	 dyn_clock;
 	fts5_tokenizer	 tokapi;	/* splits search text like the index */
 	Fts5Tokenizer	*tok;
-	char		 errmsg[512];
 };
 
-static const char *const store_errs[STORE_ERR__MAX] = {
-	[STORE_OK] = "success",
-	[STORE_NOTFOUND] = "not found",
-	[STORE_CONFLICT] = "state conflict",
-	[STORE_BUSY] = "database busy",
-	[STORE_NOMEM] = "out of memory",
-	[STORE_FULL] = "disk or database full",
-	[STORE_DB] = "database error",
-	[STORE_VERSION] = "unsupported schema version",
-	[STORE_INVALID] = "invalid argument",
-};
-
-const char *
-store_strerror(enum store_err e)
+/* The SQLite handle of a store.c handle (the base is its first member). */
+static struct sqlite_store *
+sq(struct store *base)
 {
-	if ((unsigned)e >= STORE_ERR__MAX)
-		return "unknown store error";
-	return store_errs[e];
+	return (struct sqlite_store *)(void *)base;
 }
 
-const char *
-store_errmsg(const struct store *st)
+static int
+sqlite_schema_version(struct store *base_)
 {
-	if (st == NULL)
-		return "no store";
-	return st->errmsg[0] != '\0' ? st->errmsg : "no error";
-}
-
-int
-store_schema_version(struct store *st)
-{
+	struct sqlite_store	*st = sq(base_);
 	return st->version;
 }
 
 static enum store_err
-set_err(struct store *st, enum store_err e, const char *fmt, ...)
+set_err(struct sqlite_store *st, enum store_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static enum store_err
-set_err(struct store *st, enum store_err e, const char *fmt, ...)
+set_err(struct sqlite_store *st, enum store_err e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	vsnprintf(st->base.errmsg, sizeof(st->base.errmsg), fmt, ap);
 	va_end(ap);
 	return e;
 }
@@ -479,7 +460,7 @@ set_err(struct store *st, enum store_err e, const char *fmt, ...)
  * prefixed with what we were doing, in the handle.
  */
 static enum store_err
-db_err(struct store *st, int rc, const char *what)
+db_err(struct sqlite_store *st, int rc, const char *what)
 {
 	enum store_err	 e;
 
@@ -522,7 +503,7 @@ mono_us(void)
 static int
 busy_handler(void *arg, int count)
 {
-	struct store	*st = arg;
+	struct sqlite_store	*st = arg;
 	struct timespec	 ts;
 	int64_t		 now, left, us;
 
@@ -548,7 +529,7 @@ busy_handler(void *arg, int count)
 
 /* The cached statement id, prepared on first use; NULL with the error set. */
 static sqlite3_stmt *
-stmt_get(struct store *st, enum stmt_id id, enum store_err *err)
+stmt_get(struct sqlite_store *st, enum stmt_id id, enum store_err *err)
 {
 	int	 rc;
 
@@ -567,7 +548,7 @@ stmt_get(struct store *st, enum stmt_id id, enum store_err *err)
 
 /* A statement for this dynamic SQL from the small LRU cache, or prepared. */
 static sqlite3_stmt *
-dyn_get(struct store *st, const char *sql, enum store_err *err)
+dyn_get(struct sqlite_store *st, const char *sql, enum store_err *err)
 {
 	struct dyn_stmt	*d, *victim = NULL;
 	char		*copy;
@@ -615,7 +596,7 @@ stmt_done(sqlite3_stmt *s)
 
 /* Runs a cached statement that returns no rows. */
 static enum store_err
-exec_id(struct store *st, enum stmt_id id, const char *what)
+exec_id(struct sqlite_store *st, enum stmt_id id, const char *what)
 {
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
@@ -638,7 +619,7 @@ enum tx_kind {
 };
 
 static enum store_err
-tx_begin(struct store *st, enum tx_kind kind)
+tx_begin(struct sqlite_store *st, enum tx_kind kind)
 {
 	enum store_err	 err = STORE_OK;
 	int		 want;
@@ -657,7 +638,7 @@ tx_begin(struct store *st, enum tx_kind kind)
 }
 
 static enum store_err
-tx_commit(struct store *st)
+tx_commit(struct sqlite_store *st)
 {
 	enum store_err	 err = STORE_OK;
 
@@ -669,15 +650,15 @@ tx_commit(struct store *st)
 
 /* Rolls back if a transaction is open, keeping the first error's message. */
 static void
-tx_rollback(struct store *st)
+tx_rollback(struct sqlite_store *st)
 {
-	char	 saved[sizeof(st->errmsg)];
+	char	 saved[sizeof(st->base.errmsg)];
 
 	if (sqlite3_get_autocommit(st->db))
 		return;
-	memcpy(saved, st->errmsg, sizeof(saved));
+	memcpy(saved, st->base.errmsg, sizeof(saved));
 	(void)exec_id(st, ST_ROLLBACK, "rollback");
-	memcpy(st->errmsg, saved, sizeof(saved));
+	memcpy(st->base.errmsg, saved, sizeof(saved));
 }
 
 static int
@@ -756,7 +737,7 @@ task_from_row(sqlite3_stmt *s)
 
 /* Steps s once expecting one task row: STORE_NOTFOUND if none. */
 static enum store_err
-step_task(struct store *st, sqlite3_stmt *s, const char *what,
+step_task(struct sqlite_store *st, sqlite3_stmt *s, const char *what,
     struct task **out)
 {
 	int	 rc;
@@ -784,7 +765,7 @@ step_task(struct store *st, sqlite3_stmt *s, const char *what,
 /* ---- open, migrate, close ----------------------------------------------- */
 
 static enum store_err
-user_version(struct store *st, int *v)
+user_version(struct sqlite_store *st, int *v)
 {
 	sqlite3_stmt	*s = NULL;
 	int		 rc;
@@ -804,7 +785,7 @@ user_version(struct store *st, int *v)
  * processes open a new file at once, the second finds the work done.
  */
 static enum store_err
-migrate(struct store *st, unsigned flags)
+migrate(struct sqlite_store *st, unsigned flags)
 {
 	enum store_err	 err = STORE_OK;
 	char		 sql[64];
@@ -862,7 +843,7 @@ fail:
  * transient, so retry them with short sleeps until busy_ms has passed.
  */
 static enum store_err
-set_wal(struct store *st)
+set_wal(struct sqlite_store *st)
 {
 	sqlite3_stmt	*s = NULL;
 	const char	*mode;
@@ -895,11 +876,13 @@ set_wal(struct store *st)
 	}
 }
 
-enum store_err
-store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
+static void	sqlite_close(struct store *);
+
+static enum store_err
+sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
     char *errbuf, size_t errlen)
 {
-	struct store	*st = NULL;
+	struct sqlite_store	*st = NULL;
 	enum store_err	 err = STORE_OK;
 	char		*msg = NULL;
 	int		 rc, oflags;
@@ -933,6 +916,7 @@ store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 			snprintf(errbuf, errlen, "%s: out of memory", path);
 		goto out;
 	}
+	st->base.be = &store_sqlite_backend;
 	st->busy_ms = busy_ms;
 	st->sync_full = -1;
 	sqlite3_randomness(sizeof(st->rng), &st->rng);
@@ -966,23 +950,24 @@ store_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 		goto out;
 	if ((err = user_version(st, &st->version)) != STORE_OK)
 		goto out;
-	st->errmsg[0] = '\0';
-	*out = st;
+	st->base.errmsg[0] = '\0';
+	*out = &st->base;
 	st = NULL;
 out:
 	sqlite3_free(msg);
 	if (st != NULL) {
 		if (errbuf != NULL && errlen > 0 && errbuf[0] == '\0')
-			snprintf(errbuf, errlen, "%s", st->errmsg[0] != '\0' ?
-			    st->errmsg : store_strerror(err));
-		store_close(st);
+			snprintf(errbuf, errlen, "%s", st->base.errmsg[0] != '\0' ?
+			    st->base.errmsg : store_strerror(err));
+		sqlite_close(&st->base);
 	}
 	return err;
 }
 
-void
-store_close(struct store *st)
+static void
+sqlite_close(struct store *base_)
 {
+	struct sqlite_store	*st = sq(base_);
 	size_t	 i;
 
 	if (st == NULL)
@@ -1003,7 +988,7 @@ store_close(struct store *st)
 /* ---- submit ------------------------------------------------------------- */
 
 static enum store_err
-task_new_check(struct store *st, const struct task_new *tn)
+task_new_check(struct sqlite_store *st, const struct task_new *tn)
 {
 	if (tn->task_type == NULL || tn->task_type[0] == '\0')
 		return set_err(st, STORE_INVALID, "task_type: empty");
@@ -1032,7 +1017,7 @@ task_new_check(struct store *st, const struct task_new *tn)
  * unless it is a lock or I/O error, which the caller treats as fatal.
  */
 static enum store_err
-submit_one(struct store *st, const struct task_new *tn, int64_t now,
+submit_one(struct sqlite_store *st, const struct task_new *tn, int64_t now,
     struct task **out, bool *existed)
 {
 	sqlite3_stmt	*s;
@@ -1118,10 +1103,11 @@ err_is_fatal(enum store_err e)
  * invalid item is STORE_INVALID in errs[] alone; a lock, disk or memory
  * failure rolls everything back and is returned (and copied to all errs[]).
  */
-enum store_err
-store_task_submit_many(struct store *st, const struct task_new *tns, size_t n,
+static enum store_err
+sqlite_task_submit_many(struct store *base_, const struct task_new *tns, size_t n,
     struct task **outs, bool *existed, enum store_err *errs)
 {
+	struct sqlite_store	*st = sq(base_);
 	enum store_err	 err = STORE_OK;
 	int64_t		 now;
 	size_t		 i;
@@ -1157,25 +1143,13 @@ fail:
 	return err;
 }
 
-enum store_err
-store_task_submit(struct store *st, const struct task_new *tn,
-    struct task **out, bool *existed)
-{
-	enum store_err	 err, item;
-	bool		 ex = false;
-
-	err = store_task_submit_many(st, tn, 1, out, &ex, &item);
-	if (existed != NULL)
-		*existed = ex;
-	return err != STORE_OK ? err : item;
-}
-
 /* ---- reads -------------------------------------------------------------- */
 
 /* A malformed id is STORE_INVALID (no such row can exist). */
-enum store_err
-store_task_get(struct store *st, const char *id, struct task **out)
+static enum store_err
+sqlite_task_get(struct store *base_, const char *id, struct task **out)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -1265,7 +1239,7 @@ sb_addn(struct sbuf *sb, const char *s, size_t n)
  * exactly the tokens the index holds.
  */
 static enum store_err
-fts_tokenizer(struct store *st)
+fts_tokenizer(struct sqlite_store *st)
 {
 	static const char *const args[] = { "remove_diacritics", "2" };
 	sqlite3_stmt	*s = NULL;
@@ -1330,7 +1304,7 @@ fts_token(void *arg, int tflags, const char *tok, int ntok, int start,
  * in it matches nothing (*match NULL) instead of being an error.
  */
 static enum store_err
-fts_query(struct store *st, const char *q, char **match)
+fts_query(struct sqlite_store *st, const char *q, char **match)
 {
 	struct fts_tokens	 ft;
 	enum store_err		 err;
@@ -1373,7 +1347,7 @@ struct fshape {
  * a list allows all, a bulk cancel PENDING|RUNNING.
  */
 static enum store_err
-fshape_init(struct store *st, const struct task_filter *f, unsigned allowed,
+fshape_init(struct sqlite_store *st, const struct task_filter *f, unsigned allowed,
     struct fshape *fs)
 {
 	const unsigned	 all = (1u << TASK_STATUS__MAX) - 1;
@@ -1499,7 +1473,7 @@ int64_t store_sqlite_search_by_filter_max = 10000;
  * rare status does not visit every task that has the word.
  */
 static enum store_err
-filter_count(struct store *st, const struct fshape *fs,
+filter_count(struct sqlite_store *st, const struct fshape *fs,
     const struct task_filter *f, int64_t *n)
 {
 	struct fshape	 cf = *fs;
@@ -1534,10 +1508,11 @@ out:
  * page starts strictly below it, so tasks inserted meanwhile (higher seq)
  * never shift a page.  A q without any word matches nothing.
  */
-enum store_err
-store_task_list(struct store *st, const struct task_filter *f, int64_t cursor,
+static enum store_err
+sqlite_task_list(struct store *base_, const struct task_filter *f, int64_t cursor,
     size_t limit, struct task_list *out)
 {
+	struct sqlite_store	*st = sq(base_);
 	struct fshape	 fs;
 	struct sbuf	 sb = { 0 };
 	sqlite3_stmt	*s = NULL;
@@ -1603,26 +1578,11 @@ out:
 	return err;
 }
 
-void
-store_task_list_free(struct task_list *l)
-{
-	size_t	 i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++)
-		task_free(l->tasks[i]);
-	free(l->tasks);
-	l->tasks = NULL;
-	l->n = 0;
-	l->next_cursor = 0;
-}
-
 /* ---- cancel and retry --------------------------------------------------- */
 
 /* After a conditional write touched nothing: NOTFOUND or CONFLICT. */
 static enum store_err
-why_unchanged(struct store *st, const char *id, const char *what)
+why_unchanged(struct sqlite_store *st, const char *id, const char *what)
 {
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
@@ -1645,9 +1605,10 @@ why_unchanged(struct store *st, const char *id, const char *what)
 	return err;
 }
 
-enum store_err
-store_task_cancel(struct store *st, const char *id, struct task **out)
+static enum store_err
+sqlite_task_cancel(struct store *base_, const char *id, struct task **out)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -1679,7 +1640,7 @@ fail:
 
 /* Inserts the retry of old inside the caller's transaction. */
 static enum store_err
-retry_one(struct store *st, const struct task *old, int64_t now,
+retry_one(struct sqlite_store *st, const struct task *old, int64_t now,
     struct task **out)
 {
 	struct task_new	 tn;
@@ -1695,9 +1656,10 @@ retry_one(struct store *st, const struct task *old, int64_t now,
 	return submit_one(st, &tn, now, out, &existed);
 }
 
-enum store_err
-store_task_retry(struct store *st, const char *id, struct task **out)
+static enum store_err
+sqlite_task_retry(struct store *base_, const char *id, struct task **out)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	struct task	*old = NULL;
 	enum store_err	 err = STORE_OK;
@@ -1736,10 +1698,11 @@ fail:
 	return err;
 }
 
-enum store_err
-store_task_cancel_matching(struct store *st, const struct task_filter *f,
+static enum store_err
+sqlite_task_cancel_matching(struct store *base_, const struct task_filter *f,
     int64_t *count)
 {
+	struct sqlite_store	*st = sq(base_);
 	struct fshape	 fs;
 	struct sbuf	 sb = { 0 };
 	sqlite3_stmt	*s = NULL;
@@ -1791,10 +1754,11 @@ out:
 	return err;
 }
 
-enum store_err
-store_task_retry_matching(struct store *st, const struct task_filter *f,
+static enum store_err
+sqlite_task_retry_matching(struct store *base_, const struct task_filter *f,
     int64_t *count)
 {
+	struct sqlite_store	*st = sq(base_);
 	struct fshape	 fs;
 	struct sbuf	 sb = { 0 };
 	sqlite3_stmt	*s = NULL;
@@ -1889,10 +1853,11 @@ claim_order(const void *a, const void *b)
  * One token serves every task of this claim: fencing compares (id, token),
  * and any later claim of a task draws a new one.  max is 1..CLAIM_MAX.
  */
-enum store_err
-store_task_claim(struct store *st, const char *runner_id, size_t max,
+static enum store_err
+sqlite_task_claim(struct store *base_, const char *runner_id, size_t max,
     struct task ***out, size_t *n)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s = NULL;
 	struct task	**ts = NULL, *t;
 	enum store_err	 err = STORE_OK;
@@ -1957,10 +1922,11 @@ out:
 	return err;
 }
 
-enum store_err
-store_task_progress_many(struct store *st, const struct task_progress *ps,
+static enum store_err
+sqlite_task_progress_many(struct store *base_, const struct task_progress *ps,
     size_t n)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -2000,7 +1966,7 @@ fail:
 
 /* Records one outcome inside the caller's transaction. */
 static enum store_err
-finish_one(struct store *st, const struct task_finish *fi, int64_t now)
+finish_one(struct sqlite_store *st, const struct task_finish *fi, int64_t now)
 {
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
@@ -2058,10 +2024,11 @@ step:
 	return STORE_OK;
 }
 
-enum store_err
-store_task_finish_many(struct store *st, const struct task_finish *fs,
+static enum store_err
+sqlite_task_finish_many(struct store *base_, const struct task_finish *fs,
     size_t n, enum store_err *errs)
 {
+	struct sqlite_store	*st = sq(base_);
 	enum store_err	 err = STORE_OK;
 	int64_t		 now;
 	size_t		 i;
@@ -2090,10 +2057,11 @@ fail:
 	return err;
 }
 
-enum store_err
-store_task_check_held(struct store *st, const char *const *ids,
+static enum store_err
+sqlite_task_check_held(struct store *base_, const char *const *ids,
     const int64_t *tokens, size_t n, bool *gone)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -2136,9 +2104,10 @@ out:
  * started_at and last_seen are taken from ri when set (non-zero), else
  * now, so that a runner (or a test) states its own clock.
  */
-enum store_err
-store_runner_beat(struct store *st, const struct runner_info *ri)
+static enum store_err
+sqlite_runner_beat(struct store *base_, const struct runner_info *ri)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int64_t		 now;
@@ -2173,9 +2142,10 @@ fail:
 	return err;
 }
 
-enum store_err
-store_runner_remove(struct store *st, const char *runner_id)
+static enum store_err
+sqlite_runner_remove(struct store *base_, const char *runner_id)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int		 rc;
@@ -2204,9 +2174,10 @@ fail:
 	return err;
 }
 
-enum store_err
-store_runner_list(struct store *st, struct runner_info **out, size_t *n)
+static enum store_err
+sqlite_runner_list(struct store *base_, struct runner_info **out, size_t *n)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt		*s;
 	struct runner_info	*rs = NULL, *p, *r;
 	size_t			 nr = 0, cap = 0;
@@ -2250,10 +2221,11 @@ out:
 	return err;
 }
 
-enum store_err
-store_recover_stale(struct store *st, int64_t stale_ms, int64_t *requeued,
+static enum store_err
+sqlite_recover_stale(struct store *base_, int64_t stale_ms, int64_t *requeued,
     int64_t *failed)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s = NULL;
 	enum store_err	 err = STORE_OK;
 	const char	*status;
@@ -2313,9 +2285,10 @@ fail:
 /* ---- files -------------------------------------------------------------- */
 
 /* An id already stored is STORE_CONFLICT; created_at 0 means now. */
-enum store_err
-store_file_add(struct store *st, const struct file_info *fi)
+static enum store_err
+sqlite_file_add(struct store *base_, const struct file_info *fi)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 id[TASK_ID_LEN + 1], tid[TASK_ID_LEN + 1];
@@ -2358,9 +2331,10 @@ fail:
 	return err;
 }
 
-enum store_err
-store_file_get(struct store *st, const char *id, struct file_info *out)
+static enum store_err
+sqlite_file_get(struct store *base_, const char *id, struct file_info *out)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -2389,10 +2363,11 @@ store_file_get(struct store *st, const char *id, struct file_info *out)
 	return err;
 }
 
-enum store_err
-store_file_unreferenced(struct store *st, int64_t before_ms, size_t max,
+static enum store_err
+sqlite_file_unreferenced(struct store *base_, int64_t before_ms, size_t max,
     char (**out)[TASK_ID_LEN + 1], size_t *n)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	char		(*ids)[TASK_ID_LEN + 1] = NULL;
 	enum store_err	 err = STORE_OK;
@@ -2428,9 +2403,10 @@ out:
 	return err;
 }
 
-enum store_err
-store_file_delete(struct store *st, const char *id)
+static enum store_err
+sqlite_file_delete(struct store *base_, const char *id)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	char		 lid[TASK_ID_LEN + 1];
@@ -2463,9 +2439,10 @@ fail:
 
 /* ---- task types, stats, retention -------------------------------------- */
 
-enum store_err
-store_type_set_paused(struct store *st, const char *type, bool paused)
+static enum store_err
+sqlite_type_set_paused(struct store *base_, const char *type, bool paused)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int		 rc;
@@ -2491,9 +2468,10 @@ fail:
 	return err;
 }
 
-enum store_err
-store_type_is_paused(struct store *st, const char *type, bool *paused)
+static enum store_err
+sqlite_type_is_paused(struct store *base_, const char *type, bool *paused)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int		 rc;
@@ -2543,9 +2521,10 @@ stats_cmp(const void *a, const void *b)
 	    ((const struct type_stats *)b)->task_type);
 }
 
-enum store_err
-store_stats_get(struct store *st, struct store_stats *out)
+static enum store_err
+sqlite_stats_get(struct store *base_, struct store_stats *out)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt		*s = NULL;
 	struct type_stats	*ts;
 	enum store_err		 err = STORE_OK;
@@ -2641,25 +2620,16 @@ out:
 	return err;
 }
 
-void
-store_stats_free(struct store_stats *ss)
-{
-	if (ss == NULL)
-		return;
-	free(ss->types);
-	ss->types = NULL;
-	ss->ntypes = 0;
-}
-
 /*
  * One purge batch in one short transaction: finished tasks (the triggers
  * keep counts and FTS right, idempotency keys go by cascade), then expired
  * idempotency keys and rollup minutes past the 24 h window.
  */
-enum store_err
-store_purge(struct store *st, int64_t before_ms, size_t batch,
+static enum store_err
+sqlite_purge(struct store *base_, int64_t before_ms, size_t batch,
     int64_t *deleted)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int64_t		 now;
@@ -2712,9 +2682,10 @@ fail:
 	return err;
 }
 
-enum store_err
-store_ping(struct store *st)
+static enum store_err
+sqlite_ping(struct store *base_)
 {
+	struct sqlite_store	*st = sq(base_);
 	sqlite3_stmt	*s;
 	enum store_err	 err = STORE_OK;
 	int		 rc;
@@ -2804,8 +2775,9 @@ explain_sql(const char *name, struct sbuf *sb)
 }
 
 char *
-store_sqlite_explain(struct store *st, const char *name)
+store_sqlite_explain(struct store *base_, const char *name)
 {
+	struct sqlite_store	*st = sq(base_);
 	struct sbuf	 sb = { 0 }, plan = { 0 };
 	sqlite3_stmt	*s = NULL;
 	const char	*sql, *detail;
@@ -2847,17 +2819,57 @@ out:
 /* ---- accessors for store_sqlite_admin.c (store_sqlite_internal.h) ------- */
 
 sqlite3 *
-store_sqlite_handle(struct store *st)
+store_sqlite_handle(struct store *base_)
 {
+	struct sqlite_store	*st = sq(base_);
 	return st->db;
 }
 
 void
-store_sqlite_set_errmsg(struct store *st, const char *fmt, ...)
+store_sqlite_set_errmsg(struct store *base_, const char *fmt, ...)
 {
+	struct sqlite_store	*st = sq(base_);
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	vsnprintf(st->base.errmsg, sizeof(st->base.errmsg), fmt, ap);
 	va_end(ap);
 }
+
+/* ---- the backend (store_backend.h) -------------------------------------- */
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.schema_version = sqlite_schema_version,
+	.task_submit_many = sqlite_task_submit_many,
+	.task_get = sqlite_task_get,
+	.task_list = sqlite_task_list,
+	.task_cancel = sqlite_task_cancel,
+	.task_retry = sqlite_task_retry,
+	.task_cancel_matching = sqlite_task_cancel_matching,
+	.task_retry_matching = sqlite_task_retry_matching,
+	.task_claim = sqlite_task_claim,
+	.task_progress_many = sqlite_task_progress_many,
+	.task_finish_many = sqlite_task_finish_many,
+	.task_check_held = sqlite_task_check_held,
+	.runner_beat = sqlite_runner_beat,
+	.runner_remove = sqlite_runner_remove,
+	.runner_list = sqlite_runner_list,
+	.recover_stale = sqlite_recover_stale,
+	.file_add = sqlite_file_add,
+	.file_get = sqlite_file_get,
+	.file_unreferenced = sqlite_file_unreferenced,
+	.file_delete = sqlite_file_delete,
+	.type_set_paused = sqlite_type_set_paused,
+	.type_is_paused = sqlite_type_is_paused,
+	.stats_get = sqlite_stats_get,
+	.purge = sqlite_purge,
+	.ping = sqlite_ping,
+	.backup = store_sqlite_backup,
+	.migrate = store_sqlite_migrate,
+	.integrity_check = store_sqlite_integrity_check,
+	.wakeup_fd = NULL,		/* the runner watches the file instead */
+	.wakeup_drain = NULL,
+};

@@ -20,7 +20,7 @@
 #include "store.h"
 #include "store_sqlite_internal.h"
 
-/* A growable text of problem lines, for store_integrity_check(). */
+/* A growable text of problem lines, for store_sqlite_integrity_check(). */
 struct report {
 	char	*p;
 	size_t	 len;
@@ -100,7 +100,7 @@ admin_err(struct store *st, sqlite3 *db, int rc, const char *what)
  * self-contained file, synced, and renamed over dest only when complete.
  */
 enum store_err
-store_backup(struct store *st, const char *dest)
+store_sqlite_backup(struct store *st, const char *dest)
 {
 	sqlite3		*src, *db = NULL;
 	sqlite3_backup	*b = NULL;
@@ -179,7 +179,7 @@ out:
  * the file did not exist, *to the version afterwards.
  */
 enum store_err
-store_migrate(const char *path, int busy_ms, int *from, int *to,
+store_sqlite_migrate(const char *path, int busy_ms, int *from, int *to,
     char *errbuf, size_t errlen)
 {
 	struct store	*st = NULL;
@@ -276,7 +276,7 @@ check_counts(sqlite3 *db, struct report *r)
  * as it runs: this is an operator's check, not a monitoring probe.
  */
 enum store_err
-store_integrity_check(struct store *st, char **problems)
+store_sqlite_integrity_check(struct store *st, char **problems)
 {
 	sqlite3		*db;
 	struct report	 r = { NULL, 0, 0, 0 };

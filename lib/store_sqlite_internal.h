@@ -1,12 +1,16 @@
 /*
  * Test-only hooks into the SQLite store, so that the unit tests can check
- * the query plans and the migration text without copying any SQL.  Nothing
- * outside tests/ includes this header.
+ * the query plans and the migration text without copying any SQL, and the
+ * SQLite backend's administration half.  Nothing outside tests/ and lib/
+ * includes this header.
  */
 #ifndef TASKQ_STORE_SQLITE_INTERNAL_H
 #define TASKQ_STORE_SQLITE_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "store.h"
 
 struct store;
 
@@ -43,5 +47,15 @@ struct sqlite3;
 struct sqlite3	*store_sqlite_handle(struct store *);
 void		 store_sqlite_set_errmsg(struct store *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+
+/*
+ * The SQLite backend's store_backup(), store_migrate() (path without any
+ * "sqlite:" prefix) and store_integrity_check(), in store_sqlite_admin.c;
+ * lib/store.c reaches them through store_sqlite_backend.
+ */
+enum store_err	 store_sqlite_backup(struct store *, const char *dest);
+enum store_err	 store_sqlite_migrate(const char *path, int busy_ms, int *from,
+		    int *to, char *errbuf, size_t errlen);
+enum store_err	 store_sqlite_integrity_check(struct store *, char **problems);
 
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

@@ -184,6 +184,12 @@ main(int argc, char *argv[])
 	bool		 is_unix = false;
 
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * libfcgi installs a SIGUSR1 handler that makes every later accept
+	 * fail (mod_fastcgi's restart signal), unless the signal is already
+	 * handled: a stray SIGUSR1 must not stop the workers one by one.
+	 */
+	signal(SIGUSR1, SIG_IGN);
 	log_init("taskq-api", LOG_LEVEL_INFO);
 	memset(&api, 0, sizeof(api));
 

@@ -227,6 +227,16 @@ def main():
             p.send_signal(signal.SIGTERM)
             eq(p.wait(30), 0, "exit status")
 
+    def stray_signals_do_not_stop_it():
+        with Stack(runners=0) as s:
+            for sig in (signal.SIGUSR1, signal.SIGHUP, signal.SIGPIPE):
+                s.api.send_signal(sig)
+            time.sleep(0.3)
+            for _ in range(20):
+                eq(s.get("/api/health").status, 200, "health after stray signals")
+            check(s.api.poll() is None, "still running")
+            eq(s.stop(), 0, "exit status on SIGTERM")
+
     def sigterm_finishes_request_in_flight():
         with Stack(runners=0) as s:
             data = b"q" * 300000
@@ -253,7 +263,8 @@ def main():
     for fn in (help_exits_0, check_config_with_n, refuses_a_non_socket_path, listens_on_tcp,
                listens_on_unix_path_and_removes_it,
                refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
-               keep_alive_survives_an_unread_body, sigterm_finishes_request_in_flight):
+               keep_alive_survives_an_unread_body, stray_signals_do_not_stop_it,
+               sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])
     suite.finish()

@@ -182,6 +182,7 @@ main(int argc, char *argv[])
 	char		 err[1024], *eq;
 	int		 ch, verbose = 0, fd = -1, rc = 1;
 	bool		 is_unix = false;
+	sigset_t	 sigs;
 
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -190,6 +191,16 @@ main(int argc, char *argv[])
 	 * handled: a stray SIGUSR1 must not stop the workers one by one.
 	 */
 	signal(SIGUSR1, SIG_IGN);
+	/*
+	 * SIGTERM, SIGINT and SIGHUP wait, blocked, for server_run's
+	 * sigtimedwait: one arriving during start-up (the socket may already
+	 * be visible) must not kill the process by its default action.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	log_init("taskq-api", LOG_LEVEL_INFO);
 	memset(&api, 0, sizeof(api));
 

@@ -656,6 +656,8 @@ h_file_get(struct req *r)
 	r->status = 200;
 	if (FCGX_PutStr(w->hdr.p, (int)w->hdr.len, r->fcgi->out) < 0)
 		goto out;
+	if (strcmp(r->method, "HEAD") == 0)
+		goto out;	/* nginx would drop the bytes anyway */
 	/* The head is out: from here a failure can only cut the body short. */
 	if (!buf_reserve(&w->out, IO_CHUNK)) {
 		log_warnx("GET %s: out of memory", r->path);

@@ -289,6 +289,7 @@ dispatch(struct req *r)
 {
 	char		 path[1024];
 	char		 allow[128];
+	const char	*method;
 	size_t		 n, i;
 	int		 best = -1, m[ROUTE__MAX];
 	bool		 toolong = false;
@@ -314,17 +315,23 @@ dispatch(struct req *r)
 		return;
 	}
 	allow[0] = '\0';
+	/*
+	 * HEAD is GET without the body, which nginx drops: monitors probing
+	 * /api/health with HEAD get the status and headers of a GET.
+	 */
+	method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
 	for (i = 0; i < ROUTE__MAX; i++) {
 		if (m[i] != best)
 			continue;
-		if (strcmp(routes[i].method, r->method) == 0) {
+		if (strcmp(routes[i].method, method) == 0) {
 			hit = &routes[i];
 			r->route = (enum route)i;
 			break;
 		}
 		if (allow[0] != '\0')
 			strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-		strncat(allow, routes[i].method, sizeof(allow) - strlen(allow) - 1);
+		strncat(allow, strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" :
+		    routes[i].method, sizeof(allow) - strlen(allow) - 1);
 	}
 	if (hit == NULL) {
 		resp_header(r, "Allow", "%s", allow);

@@ -171,22 +171,29 @@ def make_tests(s):
     def routing_405_with_allow():
         cases = [
             ("GET", "/api/tasks/submit", "POST"),
-            ("PUT", "/api/tasks", "GET"),
-            ("DELETE", "/api/tasks/", "GET"),
+            ("PUT", "/api/tasks", "GET, HEAD"),
+            ("DELETE", "/api/tasks/", "GET, HEAD"),
             ("GET", "/api/tasks/cancel", "POST"),
-            ("PATCH", "/api/tasks/0b6f4a7e-3c2d-4f5e-9a1b-2c3d4e5f6a7b", "GET, DELETE"),
+            ("PATCH", "/api/tasks/0b6f4a7e-3c2d-4f5e-9a1b-2c3d4e5f6a7b", "GET, HEAD, DELETE"),
             ("GET", "/api/tasks/0b6f4a7e-3c2d-4f5e-9a1b-2c3d4e5f6a7b/retry", "POST"),
-            ("POST", "/api/task-types", "GET"),
+            ("POST", "/api/task-types", "GET, HEAD"),
             ("GET", "/api/task-types/echo/pause", "POST"),
-            ("POST", "/api/stats", "GET"),
-            ("DELETE", "/api/health", "GET"),
+            ("POST", "/api/stats", "GET, HEAD"),
+            ("DELETE", "/api/health", "GET, HEAD"),
             ("PUT", "/api/files", "POST"),
-            ("DELETE", "/api/files/0b6f4a7e-3c2d-4f5e-9a1b-2c3d4e5f6a7b", "GET"),
+            ("DELETE", "/api/files/0b6f4a7e-3c2d-4f5e-9a1b-2c3d4e5f6a7b", "GET, HEAD"),
         ]
         for method, path, allow in cases:
             r = s.request(method, path)
             error(r, 405, None, "%s %s" % (method, path))
             eq(r.headers.get("allow"), allow, "Allow for %s %s" % (method, path))
+
+    def head_is_get_without_body():
+        r = s.request("HEAD", "/api/health")
+        eq(r.status, 200, "HEAD status")
+        eq(r.body, b"", "no body")
+        check(r.headers["content-type"].startswith("application/json"), "content type")
+        eq(s.request("HEAD", "/api/tasks/not-a-uuid").status, 422, "HEAD errors like GET")
 
     def routing_404_is_json():
         for path in ("/api/nope", "/api/tasks/x/y/z", "/api/", "/api/task-types/echo",
@@ -284,7 +291,8 @@ def make_tests(s):
             submit_options_are_stored, submit_rejects_bad_options,
             submit_rejects_unknown_field_and_type, submit_validates_parameters,
             get_task_by_id_any_case, get_unknown_and_malformed_ids,
-            cancel_then_conflict_then_retry, routing_405_with_allow, routing_404_is_json,
+            cancel_then_conflict_then_retry, routing_405_with_allow, head_is_get_without_body,
+            routing_404_is_json,
             list_with_and_without_trailing_slash, task_types_lists_schemas_and_paused,
             pause_and_resume, stats_counts_every_type, health_ok,
             query_parameters_only_where_accepted, responses_are_json_and_not_cached]

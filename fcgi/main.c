@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <netdb.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -106,6 +109,19 @@ listen_unix(const char *path)
 	return fd;
 }
 
+static bool
+is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	return false;
+}
+
 /* host:port over TCP, for a web server on this machine. */
 static int
 listen_tcp(const char *spec)
@@ -148,6 +164,10 @@ listen_tcp(const char *spec)
 	}
 	if (fd == -1)
 		log_warn("listen %s", spec);
+	else if (!is_loopback(ai->ai_addr))
+		log_warnx("listen %s: not a loopback address: FastCGI has no "
+		    "authentication, anyone who can connect can use the API "
+		    "as the web server would", spec);
 out:
 	if (res != NULL)
 		freeaddrinfo(res);

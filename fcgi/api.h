@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +41,7 @@ struct api {
 	const struct config	*cfg;
 	char			*files_dir;	/* STATE_DIR/files, no trailing slash */
 	struct batcher		*batch;		/* group commit of submits */
-	volatile sig_atomic_t	 stopping;	/* set by main on SIGTERM/SIGINT */
+	atomic_bool		 stopping;	/* set by main on SIGTERM/SIGINT */
 };
 
 enum worker_state {

@@ -296,7 +296,10 @@ req_query(struct req *r, struct qparam *ps, size_t n)
 		if (*seg == '\0')
 			continue;
 		name = seg;
-		value = "";
+		/* "?q" is q with an empty value: an empty string in the
+		 * buffer, since pct_decode writes to it (a literal "" is
+		 * read-only memory: the write crashed the process). */
+		value = seg + strlen(seg);
 		if ((eq = strchr(seg, '=')) != NULL) {
 			*eq = '\0';
 			value = eq + 1;

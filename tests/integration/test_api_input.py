@@ -147,6 +147,14 @@ def make_tests(s):
         for bad in ("0", "501", "abc", "-1", "1.5", "", "+5", "99999999999999999999"):
             error(s.get("/api/tasks?limit=" + bad), 422, "limit", "limit=%r" % bad)
         eq(s.get("/api/tasks?limit=500").status, 200, "limit 500")
+        # A parameter without "=" is one with an empty value (this crashed
+        # the responder once: the empty value was decoded in place).
+        error(s.get("/api/tasks?limit"), 422, "limit", "limit without =")
+        error(s.get("/api/tasks?status"), 422, "status", "status without =")
+        eq(s.get("/api/tasks?q").status, 200, "q without = is no search")
+        eq(s.get("/api/tasks?q&limit=1").status, 200, "then another parameter")
+        error(s.get("/api/stats?x"), 422, "x")
+        eq(s.get("/api/health").status, 200, "still up")
         eq(s.get("/api/tasks?status=PENDING%2CFAILED&task_type=echo").status, 200, "%2C")
         error(s.get("/api/tasks?q=" + "x" * 257), 422, "q")
         eq(s.get("/api/tasks?q=" + "x" * 256).status, 200, "q of 256")

@@ -187,23 +187,32 @@ status_list_parse(const char *s, unsigned *mask, char *bad, size_t badlen)
 }
 
 /*
- * Adds the comma-separated task types in s (modified: commas become NULs,
- * s must outlive the filter) to fi.  Each must be a registered type.
+ * Adds the comma-separated task types in s to fi.  Each must be a
+ * registered type; the filter keeps the registry's own name, so s need
+ * not outlive it and is not modified.
  */
 static bool
-type_list_parse(char *s, struct filter_in *fi, char *bad, size_t badlen)
+type_list_parse(const char *s, struct filter_in *fi, char *bad, size_t badlen)
 {
-	char	*p = s, *e;
+	const struct task_type	*t;
+	const char		*p = s, *e;
+	char			 one[64];
+	size_t			 n;
 
 	for (;;) {
-		if ((e = strchr(p, ',')) != NULL)
-			*e = '\0';
-		if (*p == '\0' || tasktype_find(p) == NULL ||
-		    fi->f.ntypes >= FILTER_TYPES_MAX) {
-			snprintf(bad, badlen, "%.64s", p);
+		e = strchr(p, ',');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		t = NULL;
+		if (n > 0 && n < sizeof(one)) {
+			memcpy(one, p, n);
+			one[n] = '\0';
+			t = tasktype_find(one);
+		}
+		if (t == NULL || fi->f.ntypes >= FILTER_TYPES_MAX) {
+			snprintf(bad, badlen, "%.*s", (int)(n > 64 ? 64 : n), p);
 			return false;
 		}
-		fi->types[fi->f.ntypes++] = p;
+		fi->types[fi->f.ntypes++] = t->name;
 		if (e == NULL)
 			return true;
 		p = e + 1;
@@ -533,7 +542,7 @@ h_task_list(struct req *r)
 		return;
 	}
 	if (qp[1].value != NULL &&
-	    !type_list_parse((char *)qp[1].value, &fi, bad, sizeof(bad))) {
+	    !type_list_parse(qp[1].value, &fi, bad, sizeof(bad))) {
 		resp_error(r, 422, "task_type", "unknown task type '%s'", bad);
 		return;
 	}
@@ -618,9 +627,8 @@ filter_member(struct req *r, struct json_object *v, const char *name,
 			ok = status_list_parse(json_object_get_string(e),
 			    &fi->f.status_mask, bad, sizeof(bad));
 		else
-			/* The body's strings are this request's to split. */
-			ok = type_list_parse((char *)json_object_get_string(e),
-			    fi, bad, sizeof(bad));
+			ok = type_list_parse(json_object_get_string(e), fi, bad,
+			    sizeof(bad));
 		if (!ok) {
 			resp_error(r, 422, name, "unknown %s '%s'",
 			    strcmp(name, "status") == 0 ? "status" : "task type",

@@ -45,7 +45,7 @@ const struct config config_defaults = {
 	.busy_timeout_ms = 5000,
 
 	.api_listen = "",
-	.api_threads = 8,
+	.api_threads = 48,
 	.upload_max_bytes = 64 * MiB,
 	.json_max_bytes = 2 * MiB,
 

@@ -157,7 +157,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(cfg.busy_timeout_ms, 5000);
 	assert_string_equal(cfg.api_listen, "");
-	assert_int_equal(cfg.api_threads, 8);
+	assert_int_equal(cfg.api_threads, 48);
 	assert_int_equal(cfg.upload_max_bytes, 64 * 1024 * 1024);
 	assert_int_equal(cfg.json_max_bytes, 2 * 1024 * 1024);
 	assert_int_equal(cfg.slots, 0);

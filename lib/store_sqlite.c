@@ -925,7 +925,7 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 	oflags = SQLITE_OPEN_NOMUTEX;
 	oflags |= (flags & STORE_OPEN_READONLY) ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	rc = sqlite3_open_v2(path, &st->db, oflags, store_sqlite_vfs);
 	if (rc != SQLITE_OK) {
 		if (st->db == NULL)
 			err = set_err(st, STORE_NOMEM, "%s: out of memory",
@@ -1465,6 +1465,9 @@ list_sql(struct sbuf *sb, const struct fshape *fs)
 
 /* See filter_count(); a variable so that the tests can try both plans. */
 int64_t store_sqlite_search_by_filter_max = 10000;
+
+/* NULL: SQLite's default VFS; set only by tests (test_durability). */
+const char *store_sqlite_vfs;
 
 /*
  * How many tasks the status and type filter admits, exactly, from the

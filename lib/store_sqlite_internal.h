@@ -58,4 +58,12 @@ enum store_err	 store_sqlite_migrate(const char *path, int busy_ms, int *from,
 		    int *to, char *errbuf, size_t errlen);
 enum store_err	 store_sqlite_integrity_check(struct store *, char **problems);
 
+/*
+ * (Appended for tests/unit/test_durability.c.)  The name of the SQLite
+ * VFS store_open() opens files through; NULL (the default) is SQLite's
+ * default VFS.  The durability test registers a VFS that can simulate a
+ * power cut and points this at it.
+ */
+extern const char *store_sqlite_vfs;
+
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

@@ -67,13 +67,16 @@ while [ $i -lt "$RUNS" ]; do
 	start_runner "$db" -j "$SLOTS"
 	"$CTL" "$db" wait-all 600
 	t1=$(now)
+	# CPU of the runner and its reaped children, per task (load-independent).
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" -v n="$TASKS" \
+	    '{printf "%.3f", ($14 + $15 + $16 + $17) * 1000 / hz / n}' "/proc/$RPID/stat")
 	stop_runner
 	tput=$(echo "$TASKS / ($t1 - $t0)" | bc -l)
 	db=$(fresh)
 	raw=$("$CTL" "$db" raw "$RAW" | field per_s)
 	ratio=$(echo "$tput / $raw" | bc -l)
-	printf 'run %d: runner %.0f tasks/s, raw store %.0f task lives/s, ratio %.2f\n' \
-	    "$i" "$tput" "$raw" "$ratio"
+	printf 'run %d: runner %.0f tasks/s (%s ms CPU per task, runner and child), raw store %.0f task lives/s, ratio %.2f\n' \
+	    "$i" "$tput" "$cpu" "$raw" "$ratio"
 	echo "$tput" >>"$TMP/tput"; echo "$raw" >>"$TMP/raw"; echo "$ratio" >>"$TMP/ratio"
 done
 printf 'median: runner %.0f tasks/s, raw %.0f/s, ratio %.2f (target >= 2)\n' \

@@ -39,7 +39,7 @@
 #define STORE_RETRY_MS		100	/* after a busy or failed write */
 #define CLAIM_BATCH_MAX		1000	/* the store's bound per claim */
 #define STORE_OPEN_RETRY_MS	10000	/* keep trying a busy database this long */
-#define FINISH_LINGER_MS	3	/* group commit: wait this long for more outcomes */
+#define FINISH_LINGER_MS	8	/* group commit: wait at most this long for more outcomes */
 #define RETRY_WAKE_MAX		256	/* retry times remembered for wake-ups */
 #define WAKE_DEBOUNCE_MS	2	/* claims triggered by commits at most this often */
 
@@ -74,6 +74,8 @@ struct runner {
 	int64_t			 next_watchdog;
 	int64_t			 next_finish;	/* retry of a failed finish write */
 	int64_t			 finish_by;	/* group commit deadline, 0 none */
+	double			 run_ms_avg;	/* moving average of task run times */
+	unsigned		 finish_fails;	/* consecutive failed finish writes */
 	int64_t			 watchdog_ms;
 
 	/*
@@ -331,6 +333,8 @@ runner_reap(struct runner *r)
 		/* Whatever the worker left in its group goes with it. */
 		(void)kill(-pid, SIGKILL);
 		child_conclude(c, r->cfg);
+		r->run_ms_avg = r->run_ms_avg * 0.9 +
+		    (double)(mono_ms() - c->started) * 0.1;
 		log_debug("task %s: child %d exited (status %#x) after %lld ms",
 		    c->task->id, (int)pid, status,
 		    (long long)(mono_ms() - c->started));
@@ -416,6 +420,29 @@ runner_due_next(struct runner *r, int64_t now, bool drop)
 }
 
 /*
+ * Whether a still-running child is expected to end within the group-commit
+ * window, judging by the average run time: waiting for a long task would
+ * only delay the short ones.
+ */
+static bool
+runner_linger(const struct runner *r)
+{
+	const struct child	*c;
+	int64_t			 now = mono_ms(), horizon;
+	size_t			 i;
+
+	horizon = (r->finish_by != 0 ? r->finish_by : now + FINISH_LINGER_MS);
+	for (i = 0; i < r->nkids; i++) {
+		c = r->kids[i];
+		if (c->finish_ready || c->exited)
+			continue;
+		if (c->started + (int64_t)(r->run_ms_avg * 2) + 1 <= horizon)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Writes the outcomes of every concluded child in one transaction and frees
  * their slots.  On failure of the whole transaction the children keep their
  * slots (so RUNNING never exceeds slots) and the write is retried shortly.
@@ -449,10 +476,11 @@ runner_finish(struct runner *r)
 		return;
 	}
 	/*
-	 * Group commit: each durable transaction costs an fsync, so give the
-	 * other children a few milliseconds to finish too, unless all have.
+	 * Group commit: each durable transaction costs an fsync, so when other
+	 * children are expected to finish within a few milliseconds (short
+	 * tasks), wait for them and record all outcomes together.
 	 */
-	if (n < r->nkids && !r->draining) {
+	if (n < r->nkids && !r->draining && runner_linger(r)) {
 		if (r->finish_by == 0)
 			r->finish_by = mono_ms() + FINISH_LINGER_MS;
 		if (mono_ms() < r->finish_by)
@@ -484,11 +512,18 @@ runner_finish(struct runner *r)
 	e = store_task_finish_many(r->store, fin, n, errs);
 	runner_write_time(r, "finish", t0);
 	if (e != STORE_OK) {
-		log_warnx("recording %zu outcome(s): %s: %s (retrying)", n,
-		    store_strerror(e), store_errmsg(r->store));
-		r->next_finish = mono_ms() + STORE_RETRY_MS;
+		/* The slots stay held; back off up to 5 s, log now and then. */
+		if (r->finish_fails++ % 50 == 0)
+			log_warnx("recording %zu outcome(s): %s: %s (retrying)", n,
+			    store_strerror(e), store_errmsg(r->store));
+		r->next_finish = mono_ms() + min64(STORE_RETRY_MS *
+		    ((int64_t)1 << (r->finish_fails < 6 ? r->finish_fails : 6)), 5000);
 		goto out;
 	}
+	if (r->finish_fails > 0)
+		log_info("outcomes recorded again after %u failed attempt(s)",
+		    r->finish_fails);
+	r->finish_fails = 0;
 	for (i = 0; i < n; i++) {
 		if (errs[i] == STORE_CONFLICT)
 			log_info("task %s: no longer ours (cancelled or taken "

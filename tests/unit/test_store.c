@@ -1,9 +1,17 @@
 /*
- * Unit tests of lib/store_sqlite.c against real database files in a
- * temporary directory: every transition and its conflicts, races between
- * connections and processes, migrations, counts checked against COUNT(*),
- * query plans, pagination, search, recovery, retention and files.  The tests
- * read the file with sqlite3 directly to check what the store wrote.
+ * Unit tests of the store against real databases: every transition and its
+ * conflicts, races between connections and processes, migrations, counts
+ * checked against COUNT(*), query plans, pagination, search, recovery,
+ * retention and files.  The tests read the database directly (sqlite3, or
+ * libpq) to check what the store wrote.
+ *
+ * The same test functions run on both backends: once on SQLite files in a
+ * temporary directory, and once more on PostgreSQL when TASKQ_TEST_PG_URL
+ * names a database (tests/integration/test_store_pg.py starts a throwaway
+ * server and sets it); each PostgreSQL test starts from an empty schema.
+ * Tests of what only SQLite has (WAL, PRAGMA user_version, query plans,
+ * the v1 fixture, the busy handler, a full disk by file size) run on
+ * SQLite only.
  */
 #include <config.h>
 
@@ -24,6 +32,9 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#ifdef HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 #include "store.h"
 #include "store_sqlite_internal.h"
@@ -37,7 +48,68 @@ struct fix {
 	struct store	*st;
 };
 
+/* The PostgreSQL database of the second run; NULL while on SQLite. */
+static const char *pg_url;
+
 /* ---- helpers ------------------------------------------------------------ */
+
+#ifdef HAVE_LIBPQ
+static PGconn *
+pg_raw_open(void)
+{
+	PGconn	*c;
+
+	c = PQconnectdb(pg_url);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", pg_url, PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	return c;
+}
+
+/* Runs sql on a connection of its own; the result (caller clears). */
+static PGresult *
+pg_raw(const char *sql)
+{
+	PGconn		*c = pg_raw_open();
+	PGresult	*r;
+
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQfinish(c);
+	return r;
+}
+
+/* Each test starts from an empty database. */
+static int
+setup_pg(void **state)
+{
+	struct fix	*fx;
+	char		 eb[512];
+
+	PQclear(pg_raw("DROP SCHEMA public CASCADE; CREATE SCHEMA public"));
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "%s", "");
+	snprintf(fx->path, sizeof(fx->path), "%s", pg_url);
+	if (store_open(fx->path, 0, BUSY_MS, &fx->st, eb, sizeof(eb)) !=
+	    STORE_OK)
+		fail_msg("store_open: %s", eb);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown_pg(void **state)
+{
+	struct fix	*fx = *state;
+
+	store_close(fx->st);
+	free(fx);
+	return 0;
+}
+#endif
 
 static int
 setup(void **state)
@@ -102,9 +174,21 @@ raw_open(const char *path)
 static int64_t
 raw_int(const char *path, const char *sql)
 {
-	sqlite3		*db = raw_open(path);
+	sqlite3		*db;
 	sqlite3_stmt	*s = NULL;
 	int64_t		 v = -1;
+
+#ifdef HAVE_LIBPQ
+	if (pg_url != NULL) {
+		PGresult	*r = pg_raw(sql);
+
+		if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+			v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		return v;
+	}
+#endif
+	db = raw_open(path);
 
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -117,9 +201,17 @@ raw_int(const char *path, const char *sql)
 static void
 raw_exec(const char *path, const char *sql)
 {
-	sqlite3	*db = raw_open(path);
+	sqlite3	*db;
 	char	*msg = NULL;
 	int	 rc;
+
+#ifdef HAVE_LIBPQ
+	if (pg_url != NULL) {
+		PQclear(pg_raw(sql));
+		return;
+	}
+#endif
+	db = raw_open(path);
 
 	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK)
@@ -232,23 +324,50 @@ status_of(struct store *st, const char *id)
 static void
 assert_counts_exact(struct fix *fx)
 {
+	static const char	 sql[] = "SELECT task_type, status, count(*) "
+	    "FROM tasks GROUP BY 1, 2";
 	struct store_stats	 ss;
-	sqlite3			*db;
-	sqlite3_stmt		*s;
+	sqlite3			*db = NULL;
+	sqlite3_stmt		*s = NULL;
 	int64_t			 total_raw[TASK_STATUS__MAX] = { 0 };
-	int64_t			 sum_types = 0, nraw = 0;
+	int64_t			 sum_types = 0, nraw = 0, n;
 	size_t			 i, j;
-	int			 sv;
+	int			 sv, row = 0;
+	const char		*type, *status;
+	char			*problems = (char *)1;
+#ifdef HAVE_LIBPQ
+	PGresult		*r = NULL;
+#endif
 
 	assert_int_equal(store_stats_get(fx->st, &ss), STORE_OK);
-	db = raw_open(fx->path);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT task_type, status, "
-	    "count(*) FROM tasks GROUP BY 1, 2", -1, &s, NULL), SQLITE_OK);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *type = (const char *)sqlite3_column_text(s, 0);
-		int64_t n = sqlite3_column_int64(s, 2);
-
-		sv = task_status_parse((const char *)sqlite3_column_text(s, 1));
+#ifdef HAVE_LIBPQ
+	if (pg_url != NULL)
+		r = pg_raw(sql);
+	else
+#endif
+	{
+		db = raw_open(fx->path);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL),
+		    SQLITE_OK);
+	}
+	for (;; row++) {
+#ifdef HAVE_LIBPQ
+		if (r != NULL) {
+			if (row >= PQntuples(r))
+				break;
+			type = PQgetvalue(r, row, 0);
+			status = PQgetvalue(r, row, 1);
+			n = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+		} else
+#endif
+		{
+			if (sqlite3_step(s) != SQLITE_ROW)
+				break;
+			type = (const char *)sqlite3_column_text(s, 0);
+			status = (const char *)sqlite3_column_text(s, 1);
+			n = sqlite3_column_int64(s, 2);
+		}
+		sv = task_status_parse(status);
 		assert_true(sv >= 0);
 		total_raw[sv] += n;
 		nraw += n;
@@ -258,6 +377,9 @@ assert_counts_exact(struct fix *fx)
 		assert_true(i < ss.ntypes);
 		assert_int_equal(ss.types[i].by_status[sv], n);
 	}
+#ifdef HAVE_LIBPQ
+	PQclear(r);
+#endif
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	for (j = 0; j < TASK_STATUS__MAX; j++) {
@@ -268,6 +390,12 @@ assert_counts_exact(struct fix *fx)
 	/* No count that COUNT(*) does not see. */
 	assert_int_equal(sum_types, nraw);
 	store_stats_free(&ss);
+	/* The store's own check agrees. */
+	assert_int_equal(store_integrity_check(fx->st, &problems), STORE_OK);
+	if (problems != NULL)
+		fail_msg("integrity check: %s", problems);
+	if (pg_url != NULL)
+		return;
 	/* The FTS index matches the rows it indexes (an error otherwise). */
 	raw_exec(fx->path, "INSERT INTO tasks_fts (tasks_fts) "
 	    "VALUES ('integrity-check')");
@@ -2003,8 +2131,9 @@ test_purge(void **state)
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.tasks[0]->id, p->id);
 	store_task_list_free(&l);
-	raw_exec(fx->path, "INSERT INTO tasks_fts (tasks_fts) "
-	    "VALUES ('integrity-check')");
+	if (pg_url == NULL)
+		raw_exec(fx->path, "INSERT INTO tasks_fts (tasks_fts) "
+		    "VALUES ('integrity-check')");
 	assert_int_equal(store_purge(fx->st, 0, 0, &deleted), STORE_INVALID);
 	task_free(p);
 }
@@ -2226,9 +2355,115 @@ test_readonly(void **state)
 	task_free(t);
 }
 
+#ifdef HAVE_LIBPQ
+/*
+ * PostgreSQL only: hosts starting together migrate once (advisory lock),
+ * a newer schema is refused, backup points to pg_dump, and a connection
+ * the server dropped is re-established by the next call.
+ */
+static void
+test_pg_open_concurrent_processes(void **state)
+{
+	struct fix	*fx = *state;
+	pid_t		 pids[6];
+	int		 status, round;
+	size_t		 i;
+
+	for (round = 0; round < 3; round++) {
+		store_close(fx->st);
+		fx->st = NULL;
+		PQclear(pg_raw("DROP SCHEMA public CASCADE; "
+		    "CREATE SCHEMA public"));
+		for (i = 0; i < 6; i++) {
+			pids[i] = fork();
+			assert_true(pids[i] >= 0);
+			if (pids[i] == 0) {
+				struct store	*st = NULL;
+				char		 eb[256];
+
+				if (store_open(fx->path, 0, BUSY_MS, &st, eb,
+				    sizeof(eb)) != STORE_OK) {
+					fprintf(stderr, "%s\n", eb);
+					_exit(1);
+				}
+				status = store_schema_version(st) ==
+				    STORE_SCHEMA_VERSION ? 0 : 2;
+				store_close(st);
+				_exit(status);
+			}
+		}
+		for (i = 0; i < 6; i++) {
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM "
+		    "taskq_schema"), 1);
+		assert_int_equal(raw_int(fx->path, "SELECT version FROM "
+		    "taskq_schema"), STORE_SCHEMA_VERSION);
+	}
+}
+
+static void
+test_pg_newer_version_and_backup(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = (struct store *)1;
+	char		 eb[512];
+	int		 from, to;
+
+	assert_int_equal(store_backup(fx->st, "/tmp/x"), STORE_INVALID);
+	assert_non_null(strstr(store_errmsg(fx->st), "pg_dump"));
+	assert_int_equal(store_migrate(fx->path, BUSY_MS, &from, &to, eb,
+	    sizeof(eb)), STORE_OK);
+	assert_int_equal(from, STORE_SCHEMA_VERSION);
+	assert_int_equal(to, STORE_SCHEMA_VERSION);
+	raw_exec(fx->path, "UPDATE taskq_schema SET version = 7");
+	assert_int_equal(store_open(fx->path, 0, BUSY_MS, &st2, eb,
+	    sizeof(eb)), STORE_VERSION);
+	assert_null(st2);
+	assert_non_null(strstr(eb, "7"));
+	assert_int_equal(raw_int(fx->path, "SELECT version FROM taskq_schema"),
+	    7);
+}
+
+static void
+test_pg_reconnect(void **state)
+{
+	struct fix	*fx = *state;
+	struct task	*t, *g;
+	int		 fd;
+
+	t = submit(fx->st, "echo", "{}", 0);
+	fd = store_wakeup_fd(fx->st);
+	assert_true(fd >= 0);
+	/* Every other connection of this database is dropped. */
+	PQclear(pg_raw("SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE datname = current_database() "
+	    "AND pid <> pg_backend_pid()"));
+	usleep(100 * 1000);
+	g = get(fx->st, t->id);		/* reconnected on the way */
+	task_free(g);
+	task_free(submit(fx->st, "echo", "{}", 0));
+	/* The submit above notified the new LISTEN. */
+	fd = store_wakeup_fd(fx->st);
+	assert_true(fd >= 0);
+	assert_true(store_wakeup_drain(fx->st));
+	assert_false(store_wakeup_drain(fx->st));
+	PQclear(pg_raw("SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE datname = current_database() "
+	    "AND pid <> pg_backend_pid()"));
+	usleep(100 * 1000);
+	task_free(claim_one(fx->st, "r"));
+	assert_counts_exact(fx);
+	task_free(t);
+}
+#endif
+
 int
 main(void)
 {
+	int	 rc = 0;
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates_wal_schema),
@@ -2269,6 +2504,54 @@ main(void)
 		T(test_readonly),
 #undef T
 	};
+#ifdef HAVE_LIBPQ
+	/* The same tests, less what only SQLite has, plus PostgreSQL's own. */
+	const struct CMUnitTest pg_tests[] = {
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
+		P(test_pg_open_concurrent_processes),
+		P(test_pg_newer_version_and_backup),
+		P(test_pg_reconnect),
+		P(test_submit_and_get),
+		P(test_submit_invalid),
+		P(test_submit_many_group),
+		P(test_idempotency_returns_first),
+		P(test_cancel_transitions),
+		P(test_finish_success_and_failed),
+		P(test_finish_many_mixed),
+		P(test_finish_retry_and_lost),
+		P(test_retry_creates_new_task),
+		P(test_bulk_cancel_and_retry),
+		P(test_claim_order_run_at_paused),
+		P(test_claim_race_two_connections),
+		P(test_claim_race_threads),
+		P(test_claim_race_processes),
+		P(test_cancel_finish_race),
+		P(test_progress_and_check_held),
+		P(test_runners),
+		P(test_recover_stale),
+		P(test_list_filters),
+		P(test_keyset_pagination_with_inserts),
+		P(test_search),
+		P(test_stats),
+		P(test_purge),
+		P(test_files),
+		P(test_finish_invalid_outcome),
+		P(test_readonly),
+#undef P
+	};
+	const char	*url = getenv("TASKQ_TEST_PG_URL");
+	const char	*only = getenv("TASKQ_TEST_PG_ONLY");
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (url == NULL || *url == '\0' || only == NULL || *only != '1')
+		rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	if (url != NULL && *url != '\0') {
+		pg_url = url;
+		rc |= cmocka_run_group_tests_name("postgresql", pg_tests, NULL,
+		    NULL);
+	}
+	return rc;
+#else
+	rc = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	return rc;
+#endif
 }

@@ -296,6 +296,11 @@ main(int argc, char *argv[])
 		log_warnx("FCGX_Init failed");
 		goto out;
 	}
+	/*
+	 * FCGX_Init installs its SIGUSR1 (and SIGTERM) handlers even over
+	 * SIG_IGN: ignore SIGUSR1 again, now, before the socket exists.
+	 */
+	signal(SIGUSR1, SIG_IGN);
 
 	if (cfg.api_listen[0] == '\0')
 		fd = listen_stdin();

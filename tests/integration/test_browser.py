@@ -39,6 +39,9 @@ def node_ok(node):
 
 
 def main():
+    if os.environ.get("TASKQ_SANITIZERS") == "1":
+        skip("under --enable-sanitizers (TASKQ_SANITIZERS=1): the UI is tested in "
+             "the plain build; this build checks the C code under ASan/UBSan")
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None or not node_ok(node):
         skip("Node.js 18 or later not found (Debian: apt-get install nodejs npm)")

@@ -131,8 +131,12 @@ main(int argc, char *argv[])
 	}
 
 	if (args.cmd != CMD_MIGRATE) {
-		/* A mistyped path must not quietly create an empty queue. */
-		if (access(ctx.cfg.database, F_OK) == -1) {
+		/*
+		 * A mistyped path must not quietly create an empty queue (a
+		 * PostgreSQL URL names no file: opening checks the schema).
+		 */
+		if (!store_is_postgresql(ctx.cfg.database) &&
+		    access(ctx.cfg.database, F_OK) == -1) {
 			if (errno == ENOENT)
 				log_warnx("%s: no such database (\"taskq migrate\" "
 				    "creates it)", ctx.cfg.database);

@@ -202,13 +202,14 @@ static const char *const migrations[] = {
 	"    FOR EACH STATEMENT EXECUTE FUNCTION taskq_notify();\n",
 
 	/* 2: full-text search and the per-minute finish rollup. */
-	"ALTER TABLE tasks ADD COLUMN p_words text NOT NULL DEFAULT '';\n"
+	"ALTER TABLE tasks ADD COLUMN p_words text;\n"
 	"ALTER TABLE tasks ADD COLUMN r_words text;\n"
 	"ALTER TABLE tasks ADD COLUMN e_words text;\n"
 	"ALTER TABLE tasks ADD COLUMN search tsvector GENERATED ALWAYS AS\n"
-	"    (to_tsvector('simple'::regconfig, p_words || ' ' ||\n"
+	"    (to_tsvector('simple'::regconfig, coalesce(p_words, '') || ' ' ||\n"
 	"    coalesce(r_words, '') || ' ' || coalesce(e_words, ''))) STORED;\n"
 	"CREATE INDEX tasks_search ON tasks USING gin (search);\n"
+	"CREATE INDEX tasks_unsplit ON tasks (seq) WHERE p_words IS NULL;\n"
 	"CREATE TABLE finish_rollup (\n"
 	"\ttask_type text NOT NULL,\n"
 	"\tminute bigint NOT NULL,\n"
@@ -1084,6 +1085,8 @@ read_version(struct pg_store *st, int *v)
 	return err;
 }
 
+static enum store_err	split_missing_words(struct pg_store *);
+
 /*
  * Brings the schema to the newest version under a session advisory lock:
  * a second host starting at the same time waits, then finds it done.
@@ -1103,8 +1106,11 @@ migrate(struct pg_store *st, unsigned flags)
 		return set_err(st, STORE_VERSION, "%s: schema version %d is "
 		    "newer than this program's %d: upgrade taskq", st->name,
 		    v, NMIGRATIONS);
-	if (v == NMIGRATIONS)
-		return STORE_OK;
+	if (v == NMIGRATIONS) {
+		if (flags & STORE_OPEN_READONLY)
+			return STORE_OK;
+		return split_missing_words(st);
+	}
 	if (flags & (STORE_OPEN_READONLY | STORE_OPEN_NOMIGRATE))
 		return set_err(st, STORE_VERSION, "%s: schema version %d is "
 		    "older than this program's %d and migration is disabled",
@@ -1140,10 +1146,72 @@ migrate(struct pg_store *st, unsigned flags)
 			goto out;
 		v++;
 	}
+	err = split_missing_words(st);
 out:
 	if (PQstatus(st->conn) == CONNECTION_OK)
 		PQclear(PQexec(st->conn,
 		    "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
+	return err;
+}
+
+/*
+ * Splits the words of tasks stored without them (p_words NULL: rows
+ * copied in from another database, see docs/POSTGRESQL.md), in batches,
+ * under the migration lock.  Normally the partial index is empty and this
+ * is one probe.
+ */
+static enum store_err
+split_missing_words(struct pg_store *st)
+{
+	PGresult	*r = NULL, *u;
+	enum store_err	 err = STORE_OK;
+	char		*pw = NULL, *rw = NULL, *ew = NULL;
+	const char	*v[4];
+	int		 row;
+
+	for (;;) {
+		r = PQexec(st->conn, "SELECT seq, parameters, result_data, "
+		    "error_message FROM tasks WHERE p_words IS NULL LIMIT 500");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			err = db_err(st, r, "split words");
+			goto out;
+		}
+		if (PQntuples(r) == 0)
+			goto out;
+		for (row = 0; row < PQntuples(r); row++) {
+			if ((err = words(st, PQgetvalue(r, row, 1), false,
+			    &pw)) != STORE_OK ||
+			    (err = words(st, PQgetisnull(r, row, 2) ? NULL :
+			    PQgetvalue(r, row, 2), false, &rw)) != STORE_OK ||
+			    (err = words(st, PQgetisnull(r, row, 3) ? NULL :
+			    PQgetvalue(r, row, 3), false, &ew)) != STORE_OK)
+				goto out;
+			v[0] = PQgetvalue(r, row, 0);
+			v[1] = pw;
+			v[2] = rw;
+			v[3] = ew;
+			u = PQexecParams(st->conn, "UPDATE tasks SET p_words = $2, "
+			    "r_words = $3, e_words = $4 WHERE seq = $1", 4, NULL,
+			    v, NULL, NULL, 0);
+			if (PQresultStatus(u) != PGRES_COMMAND_OK) {
+				err = db_err(st, u, "split words");
+				PQclear(u);
+				goto out;
+			}
+			PQclear(u);
+			free(pw);
+			free(rw);
+			free(ew);
+			pw = rw = ew = NULL;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+out:
+	PQclear(r);
+	free(pw);
+	free(rw);
+	free(ew);
 	return err;
 }
 
@@ -2790,7 +2858,7 @@ pg_integrity_check(struct store *base, char **problems)
 		    PQgetvalue(r, row, 2), PQgetvalue(r, row, 3));
 	PQclear(r);
 	r = PQexec(st->conn, "SELECT count(*) FROM tasks WHERE search IS "
-	    "DISTINCT FROM to_tsvector('simple'::regconfig, p_words || ' ' || "
+	    "DISTINCT FROM to_tsvector('simple'::regconfig, coalesce(p_words, '') || ' ' || "
 	    "coalesce(r_words, '') || ' ' || coalesce(e_words, ''))");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		err = db_err(st, r, "search check");

@@ -8,7 +8,9 @@
 # (20000) tasks drained per run; SLOTS (0 = one per CPU, the default config);
 # RAW (2000) task lives for the raw store cost; LATENCY_N (200) one-at-a-time
 # tasks; IDLE_S (60) seconds of idle CPU measurement; LOAD_S (10) seconds of
-# the submit loop that measures lock waits.
+# the submit loop that measures lock waits; TASKQ_BENCH_DB=postgresql://...
+# runs everything on that PostgreSQL database (emptied before each part:
+# give it one of its own).
 set -eu
 
 B=${1:-${TASKQ_BUILDDIR:-./build}}
@@ -50,7 +52,15 @@ start_runner() {
 stop_runner() {
 	kill -TERM "$RPID"; wait "$RPID" || true; RPID=
 }
-fresh() { rm -f "$TMP"/t.db*; echo "$TMP/t.db"; }
+fresh() {
+	if [ -n "${TASKQ_BENCH_DB:-}" ]; then
+		psql -X -q -v ON_ERROR_STOP=1 "$TASKQ_BENCH_DB" -c 'SET client_min_messages = warning' \
+		    -c 'DROP SCHEMA public CASCADE' -c 'CREATE SCHEMA public' >&2 || exit 1
+		echo "$TASKQ_BENCH_DB"
+		return
+	fi
+	rm -f "$TMP"/t.db*; echo "$TMP/t.db"
+}
 
 echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
 echo "database: $TMP (the file system of /tmp), slots=$SLOTS"

@@ -100,6 +100,10 @@ struct req {
 	int		 status;	/* sent status, 0 until a response went out */
 };
 
+/* auth.c */
+int		 auth_init(const struct config *);
+int		 auth_request(struct req *);
+
 /* batch.c */
 struct batcher	*batcher_new(void);
 void		 batcher_free(struct batcher *);

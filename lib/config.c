@@ -109,6 +109,7 @@ _Static_assert(LOG_LEVEL__MAX == 4 && LOG_LEVEL_DEBUG == 3,
 
 static const char	*check_smtp_url(const char *);
 static const char	*check_email_from(const char *);
+static const char	*check_auth_tokens(const char *);
 
 /*
  * Every key, in the order of struct config and conf/taskq.conf.  Bounds are
@@ -145,6 +146,8 @@ static const struct config_key config_keys[] = {
 	{ "smtp_username", CONFIG_STRING, FIELD(smtp_username), 0, 0, UNIT_NONE, NULL, NULL, false },
 	{ "smtp_password", CONFIG_STRING, FIELD(smtp_password), 0, 0, UNIT_NONE, NULL, NULL, true },
 	{ "smtp_timeout_s", CONFIG_DURATION, FIELD(smtp_timeout_s), 1, 3600, UNIT_S, NULL, NULL, false },
+
+	{ "auth_tokens", CONFIG_STRING, FIELD(auth_tokens), 0, 0, UNIT_NONE, NULL, check_auth_tokens, false },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -190,6 +193,41 @@ check_email_from(const char *v)
 	if (strchr(v, '@') == NULL)
 		return "must be an email address (containing '@')";
 	return NULL;
+}
+
+/*
+ * auth_tokens: "" or "HEX[:ro|:rw], ..." with HEX 64 hex digits, the
+ * SHA-256 of a token (the file holds no usable secret).  Spaces around
+ * the commas are allowed; an empty entry is not.
+ */
+static const char *
+check_auth_tokens(const char *v)
+{
+	static const char	 why[] = "must be SHA-256 digests (64 hex digits) "
+	    "of the tokens, each optionally followed by :ro or :rw, separated "
+	    "by commas";
+	const char		*p = v;
+	size_t			 n;
+
+	if (*v == '\0')
+		return NULL;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (n = 0; isxdigit((unsigned char)p[n]); n++)
+			;
+		if (n != 64)
+			return why;
+		p += n;
+		if (strncmp(p, ":ro", 3) == 0 || strncmp(p, ":rw", 3) == 0)
+			p += 3;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return NULL;
+		if (*p++ != ',')
+			return why;
+	}
 }
 
 /*

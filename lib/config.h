@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define CONFIG_PATH_MAX	4096
+#define CONFIG_AUTH_TOKENS_MAX	4096	/* auth_tokens text: about 60 tokens */
 
 struct config {
 	char		 database[CONFIG_PATH_MAX];	/* SQLite file path */
@@ -48,6 +49,14 @@ struct config {
 	char		 smtp_username[256];
 	char		 smtp_password[256];
 	int		 smtp_timeout_s;
+
+	/*
+	 * (Appended.)  taskq-api authentication: "" (off), or SHA-256
+	 * digests of bearer tokens, 64 hex digits each, separated by commas,
+	 * each optionally followed by ":ro" (a viewer: GET and HEAD only) or
+	 * ":rw" (the default).  Checked by config_load; fcgi/auth.c parses it.
+	 */
+	char		 auth_tokens[CONFIG_AUTH_TOKENS_MAX];
 };
 
 extern const struct config config_defaults;

@@ -829,9 +829,17 @@ runner_claim(struct runner *r)
 	}
 	r->wake = n == want;
 	r->next_poll = mono_ms() + r->cfg->poll_interval_ms;
+	/* Commits come in bursts: one claim per burst is enough. */
+	r->next_claim_ok = mono_ms() + (r->wake ? 0 : WAKE_DEBOUNCE_MS);
 	for (i = 0; i < n; i++) {
 		if ((c = child_spawn(tasks[i], r->cfg, r->test_hooks)) == NULL) {
-			/* Hand it back: it never ran, so it goes back to PENDING. */
+			/*
+			 * Hand it back (as an interrupted run: attempt + 1, or
+			 * FAILED "runner lost" when exhausted) and claim
+			 * nothing for a second: fork or pipe is failing.
+			 */
+			r->next_claim_ok = mono_ms() + 1000;
+			r->wake = false;
 			memset(&f, 0, sizeof(f));
 			f.id = tasks[i]->id;
 			f.claim_token = tasks[i]->claim_token;
@@ -1014,7 +1022,6 @@ runner_loop(struct runner *r)
 		if (!r->draining && (r->wake || now >= r->next_poll) &&
 		    now >= r->next_claim_ok) {
 			runner_claim(r);
-			r->next_claim_ok = mono_ms() + (r->wake ? 0 : WAKE_DEBOUNCE_MS);
 		}
 		if (!r->draining && r->cfg->retention_days > 0 && now >= r->next_purge)
 			r->next_purge = mono_ms() + (runner_purge(r) ? 1000 :

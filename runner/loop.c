@@ -120,7 +120,8 @@ runner_write_time(struct runner *r, const char *op, int64_t t0)
 		r->worst_write_ms = d;
 		r->worst_write_op = op;
 		if (d >= 100)
-			log_warnx("store %s took %lld ms (lock wait)", op, (long long)d);
+			log_warnx("store %s took %lld ms (lock wait or disk)",
+			    op, (long long)d);
 	}
 }
 

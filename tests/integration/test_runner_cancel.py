@@ -61,6 +61,31 @@ def cancel_running_echo_stops_child_fast():
 
 
 @suite.test
+def cancel_through_the_api():
+    """The same through nginx and taskq-api: DELETE, then the child is gone
+    within 2 s and GET keeps answering CANCELLED."""
+    st = runner_stack(OPTS)
+    try:
+        st.start()  # taskq-api and nginx; no runner yet
+        ctl = Ctl(st)
+        r = start_runner(st)
+        t = st.submit("echo", {"message": "via the API", "delay_ms": 60000})
+        pid = running_child(ctl, r, t["id"])
+        time.sleep(0.3)
+        resp = st.delete("/api/tasks/" + t["id"])
+        stack.eq(resp.status, 200, "DELETE status")
+        stack.eq(resp.json()["status"], "CANCELLED", "status after DELETE")
+        took = wait_gone([pid], 2.0)
+        time.sleep(0.6)
+        got = st.get("/api/tasks/" + t["id"]).json()
+        stack.eq(got["status"], "CANCELLED", "status later")
+        stack.eq(got["result_data"], None, "result")
+        print("  child gone %.2fs after DELETE" % took)
+    finally:
+        st.cleanup()
+
+
+@suite.test
 def cancel_child_ignoring_sigterm():
     st = runner_stack(OPTS, hooks=True)
     try:

@@ -327,8 +327,10 @@ child_frame(struct child *c, const struct proto_frame *f)
 /*
  * Reads what is available on fd (one of the child's pipes), up to a bound per
  * call so that one chatty child cannot starve the others; closes it at EOF.
+ * Returns true when it stopped at that bound (more may be waiting), false at
+ * EAGAIN, EOF or an error.
  */
-void
+bool
 child_read(struct child *c, int fd)
 {
 	unsigned char		 buf[16384];
@@ -339,7 +341,7 @@ child_read(struct child *c, int fd)
 
 	while (total < CHILD_READ_MAX) {
 		if (fd == -1 || (fd != c->rfd && fd != c->efd))
-			return;
+			return false;
 		n = read(fd, buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR)
@@ -347,7 +349,7 @@ child_read(struct child *c, int fd)
 			if (errno != EAGAIN)
 				log_warn("task %s: read from child", c->task->id);
 			if (errno == EAGAIN)
-				return;
+				return false;
 			n = 0;	/* treat as EOF */
 		}
 		if (n == 0) {
@@ -362,7 +364,7 @@ child_read(struct child *c, int fd)
 				close(c->efd);
 				c->efd = -1;
 			}
-			return;
+			return false;
 		}
 		total += (size_t)n;
 		if (fd == c->efd) {
@@ -373,18 +375,19 @@ child_read(struct child *c, int fd)
 		}
 		if ((e = proto_reader_feed(&c->rd, buf, (size_t)n)) != PROTO_OK) {
 			child_refuse(c, proto_strerror(e));
-			return;
+			return false;
 		}
 		while ((e = proto_reader_next(&c->rd, &f)) == PROTO_OK) {
 			child_frame(c, &f);
 			if (c->rfd == -1)
-				return;
+				return false;
 		}
 		if (e != PROTO_AGAIN) {
 			child_refuse(c, proto_strerror(e));
-			return;
+			return false;
 		}
 	}
+	return true;	/* the per-call bound was reached: more may be there */
 }
 
 /*
@@ -396,10 +399,11 @@ child_drain(struct child *c)
 {
 	int	 i;
 
-	for (i = 0; i < 1024 && c->rfd != -1; i++)
-		child_read(c, c->rfd);
-	for (i = 0; i < 1024 && c->efd != -1; i++)
-		child_read(c, c->efd);
+	/* At most a full pipe each (64 KiB a call), whatever the writer does. */
+	for (i = 0; i < 64 && c->rfd != -1 && child_read(c, c->rfd); i++)
+		continue;
+	for (i = 0; i < 64 && c->efd != -1 && child_read(c, c->efd); i++)
+		continue;
 	if (c->rfd != -1) {
 		close(c->rfd);
 		c->rfd = -1;

@@ -213,8 +213,9 @@ struct child {
 struct child	*child_spawn(struct task *, const struct config *, bool test_hooks);
 void		 child_free(struct child *);
 void		 child_signal(struct child *, int sig);
-/* Reads what is available on the child's pipes; false at EOF of both. */
-void		 child_read(struct child *, int fd);
+/* Reads what is available on one of the child's pipes (bounded per call);
+ * true if it stopped at the bound with more possibly waiting. */
+bool		 child_read(struct child *, int fd);
 void		 child_drain(struct child *);
 /* Computes the outcome of an exited child into c->fin (c->finish_ready). */
 void		 child_conclude(struct child *, const struct config *);

@@ -157,21 +157,64 @@ token_find(const char *tok, size_t len)
 }
 
 /*
- * Whether the Origin header names the host the request was sent to:
- * "scheme://HOST" against the Host header, without case.  A browser sends
+ * Splits an authority "host", "host:port" or "[v6]:port" into the host
+ * (its length in *hlen) and the port (NULL when absent).
+ */
+static const char *
+authority_split(const char *a, size_t *hlen, const char **port)
+{
+	const char	*c;
+
+	*port = NULL;
+	if (*a == '[') {
+		c = strchr(a, ']');
+		*hlen = c != NULL ? (size_t)(c - a) + 1 : strlen(a);
+		if (c != NULL && c[1] == ':')
+			*port = c + 2;
+		return a;
+	}
+	if ((c = strrchr(a, ':')) != NULL) {
+		*hlen = (size_t)(c - a);
+		*port = c + 1;
+	} else
+		*hlen = strlen(a);
+	return a;
+}
+
+/*
+ * Whether the Origin header ("scheme://host[:port]") names the host the
+ * request was sent to (the Host header, without case).  A browser sends
  * Origin with every POST, PUT, PATCH and DELETE; "null" (a sandboxed
- * frame, a file: page) matches nothing.
+ * frame, a file: page) matches nothing.  The ports are compared when Host
+ * has one; Debian's nginx passes Host without its port ($host), and then
+ * the host name decides (another port of the same host is the same site,
+ * which Sec-Fetch-Site: same-site refuses in browsers that send it).
  */
 static bool
 origin_matches(const char *origin, const char *host)
 {
-	const char	*p;
+	const char	*p, *oport, *hport;
+	size_t		 olen, hlen;
+	bool		 https;
 
 	if (host == NULL || *host == '\0' ||
 	    (p = strstr(origin, "://")) == NULL)
 		return false;
+	https = (size_t)(p - origin) == 5 && strncasecmp(origin, "https", 5) == 0;
 	p += 3;
-	return strcasecmp(p, host) == 0;
+	authority_split(p, &olen, &oport);
+	authority_split(host, &hlen, &hport);
+	if (olen == 0 || olen != hlen || strncasecmp(p, host, olen) != 0)
+		return false;
+	/* "http://host:1.evil.example" is another host, not a port. */
+	if (oport != NULL && (*oport == '\0' ||
+	    oport[strspn(oport, "0123456789")] != '\0'))
+		return false;
+	if (hport == NULL)
+		return true;
+	if (oport == NULL)
+		oport = https ? "443" : "80";
+	return strcmp(oport, hport) == 0;
 }
 
 /*

@@ -883,7 +883,7 @@ runner_drain_check(struct runner *r, int64_t now)
 		    r->nkids);
 	for (i = 0; i < r->nkids; i++)
 		runner_stop_kid(r->kids[i], CHILD_END_SHUTDOWN,
-		    runner_cancel_grace(r));
+		    (int64_t)r->cfg->kill_grace_s * 1000);
 }
 
 /* The ppoll() timeout: until the earliest piece of work falls due. */

@@ -301,6 +301,7 @@ static const char *const migrations[] = {
 /* The statements prepared once per connection (on first use). */
 enum stmt_id {
 	ST_TASK_INSERT,
+	ST_IDEM_LOCK,
 	ST_IDEM_GET,
 	ST_IDEM_PUT,
 	ST_TASK_GET,
@@ -342,6 +343,12 @@ static const char *const stmt_sql[ST__MAX] = {
 	    "retry_of, attempt, max_attempts, priority, timeout_s, created_at, "
 	    "run_at, updated_at, p_words) VALUES ($1, $2, 'PENDING', 0, $3, $4, "
 	    "1, $5, $6, $7, $8, $9, $8, $10) RETURNING " TASK_COLS,
+	/*
+	 * Submits with the same key wait for each other, as SQLite's single
+	 * writer makes them: the second then finds the first's task.
+	 */
+	[ST_IDEM_LOCK] =
+	    "SELECT pg_advisory_xact_lock(hashtextextended($1, 7370002544))",
 	[ST_IDEM_GET] =
 	    "SELECT " TASK_COLS " FROM tasks WHERE seq = (SELECT task_seq "
 	    "FROM idempotency WHERE key = $1 AND created_at >= $2)",
@@ -468,6 +475,7 @@ struct pg_store {
 	bool		 prepared[ST__MAX];
 	int		 sync_on;	/* -1 unknown, 0 off, 1 on */
 	bool		 in_tx;
+	bool		 setup_ok;	/* session_setup() done on this connection */
 	bool		 listening;	/* LISTEN wanted (store_wakeup_fd) */
 	bool		 retryable;	/* last error: deadlock or serialization */
 	int64_t		 next_connect;	/* monotonic ms of the next attempt */
@@ -579,6 +587,7 @@ session_setup(struct pg_store *st)
 	memset(st->prepared, 0, sizeof(st->prepared));
 	st->sync_on = 1;
 	st->in_tx = false;
+	st->setup_ok = false;
 	PQsetNoticeProcessor(st->conn, notice_quiet, NULL);
 	snprintf(sql, sizeof(sql), "SET lock_timeout = %d; "
 	    "SET synchronous_commit = on; SET client_min_messages = warning;"
@@ -589,6 +598,8 @@ session_setup(struct pg_store *st)
 	r = PQexec(st->conn, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		err = db_err(st, r, "session settings");
+	else
+		st->setup_ok = true;
 	PQclear(r);
 	return err;
 }
@@ -603,8 +614,11 @@ conn_ready(struct pg_store *st)
 	enum store_err	 err;
 	int64_t		 now;
 
-	if (PQstatus(st->conn) == CONNECTION_OK)
-		return STORE_OK;
+	if (PQstatus(st->conn) == CONNECTION_OK) {
+		if (st->setup_ok)
+			return STORE_OK;
+		return session_setup(st);
+	}
 	now = mono_ms();
 	if (now < st->next_connect)
 		return set_err(st, STORE_BUSY, "%s: connection lost; "
@@ -1298,6 +1312,15 @@ pg_schema_version(struct store *base)
 
 /* ---- submit ----------------------------------------------------------- */
 
+/* Whether an item's error aborts the whole group's transaction. */
+static bool
+err_is_fatal(enum store_err e)
+{
+	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
+	    e != STORE_NOTFOUND;
+}
+
+
 static enum store_err
 task_new_check(struct pg_store *st, const struct task_new *tn)
 {
@@ -1344,6 +1367,11 @@ submit_one(struct pg_store *st, const struct task_new *tn, int64_t now,
 		return set_err(st, STORE_INVALID, "retry_of: not a task id");
 	if (tn->idempotency_key != NULL) {
 		v[0] = tn->idempotency_key;
+		if ((r = run(st, ST_IDEM_LOCK, 1, v, PGRES_TUPLES_OK,
+		    "idempotency lock", &err)) == NULL)
+			return err == STORE_OK || !err_is_fatal(err) ?
+			    STORE_DB : err;
+		PQclear(r);
 		v[1] = i64(b[0], now - IDEMPOTENCY_MS);
 		if ((r = run(st, ST_IDEM_GET, 2, v, PGRES_TUPLES_OK,
 		    "idempotency", &err)) == NULL)
@@ -1396,13 +1424,6 @@ submit_one(struct pg_store *st, const struct task_new *tn, int64_t now,
 		PQclear(r);
 	}
 	return STORE_OK;
-}
-
-static bool
-err_is_fatal(enum store_err e)
-{
-	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
-	    e != STORE_NOTFOUND;
 }
 
 /*

@@ -2355,6 +2355,68 @@ test_readonly(void **state)
 	task_free(t);
 }
 
+/* A submitter on its own connection, for test_idempotency_race. */
+struct idem_racer {
+	const char	*path;
+	char		 id[TASK_ID_LEN + 1];
+	int		 failed;
+};
+
+static void *
+idem_run(void *arg)
+{
+	struct idem_racer	*r = arg;
+	struct store		*st = NULL;
+	struct task_new		 tn;
+	struct task		*t = NULL;
+	char			 eb[256];
+	bool			 existed;
+	enum store_err		 e;
+
+	if (store_open(r->path, 0, BUSY_MS, &st, eb, sizeof(eb)) != STORE_OK) {
+		r->failed = 1;
+		return NULL;
+	}
+	memset(&tn, 0, sizeof(tn));
+	tn.task_type = "echo";
+	tn.parameters = "{}";
+	tn.max_attempts = 1;
+	tn.timeout_s = 60;
+	tn.idempotency_key = "race";
+	while ((e = store_task_submit(st, &tn, &t, &existed)) == STORE_BUSY)
+		continue;
+	if (e != STORE_OK)
+		r->failed = 1;
+	else
+		snprintf(r->id, sizeof(r->id), "%s", t->id);
+	task_free(t);
+	store_close(st);
+	return NULL;
+}
+
+/* Submits with one key on many connections at once store one task. */
+static void
+test_idempotency_race(void **state)
+{
+	struct fix		*fx = *state;
+	struct idem_racer	 r[8];
+	pthread_t		 th[8];
+	size_t			 i;
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 8; i++) {
+		r[i].path = fx->path;
+		assert_int_equal(pthread_create(&th[i], NULL, idem_run, &r[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].failed, 0);
+		assert_string_equal(r[i].id, r[0].id);
+	}
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 1);
+	assert_counts_exact(fx);
+}
+
 #ifdef HAVE_LIBPQ
 /*
  * PostgreSQL only: hosts starting together migrate once (advisory lock),
@@ -2477,6 +2539,7 @@ main(void)
 		T(test_submit_invalid),
 		T(test_submit_many_group),
 		T(test_idempotency_returns_first),
+		T(test_idempotency_race),
 		T(test_cancel_transitions),
 		T(test_finish_success_and_failed),
 		T(test_finish_many_mixed),
@@ -2515,6 +2578,7 @@ main(void)
 		P(test_submit_invalid),
 		P(test_submit_many_group),
 		P(test_idempotency_returns_first),
+		P(test_idempotency_race),
 		P(test_cancel_transitions),
 		P(test_finish_success_and_failed),
 		P(test_finish_many_mixed),

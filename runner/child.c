@@ -227,6 +227,7 @@ child_free(struct child *c)
 	free(c->proto_error);
 	free(c->fin.error);
 	free(c->fin.output);
+	free(c->files);
 	task_free(c->task);
 	free(c);
 }
@@ -280,6 +281,7 @@ child_json_object(const unsigned char *p, size_t n)
 static void
 child_frame(struct child *c, const struct proto_frame *f)
 {
+	const char *why;
 	char	*s;
 
 	switch (f->type) {
@@ -317,6 +319,10 @@ child_frame(struct child *c, const struct proto_frame *f)
 		c->failed = true;
 		c->temporary = f->payload[0] != 0;
 		c->result = s;
+		break;
+	case PROTO_FILE:
+		if ((why = output_frame(c, f->payload, f->len)) != NULL)
+			child_refuse(c, why);
 		break;
 	default:
 		child_refuse(c, "unknown frame type");

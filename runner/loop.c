@@ -464,6 +464,7 @@ runner_finish(struct runner *r)
 		if (c->finish_ready && c->fin.outcome == -1) {
 			log_info("task %s: stopped (cancelled or taken over)",
 			    c->task->id);
+			outputs_settle(r->store, r->cfg, c, false);
 			runner_kid_remove(r, i);
 			r->wake = true;
 			continue;
@@ -488,6 +489,13 @@ runner_finish(struct runner *r)
 			return;
 	}
 	r->finish_by = 0;
+	/* Produced files are in the store before the SUCCESS naming them. */
+	for (i = 0; i < r->nkids; i++)
+		if (r->kids[i]->finish_ready &&
+		    !outputs_register(r->store, r->cfg, r->kids[i])) {
+			r->next_finish = mono_ms() + STORE_RETRY_MS;
+			return;
+		}
 	if ((fin = calloc(n, sizeof(*fin))) == NULL ||
 	    (errs = calloc(n, sizeof(*errs))) == NULL) {
 		log_warn("finish: calloc");
@@ -545,6 +553,11 @@ runner_finish(struct runner *r)
 		if (errs[i] == STORE_OK && (fin[i].outcome == OUTCOME_RETRY ||
 		    fin[i].outcome == OUTCOME_LOST))
 			runner_due_add(r, fin[i].retry_at);
+	/* In the order fin[] was built: the files of what was not recorded go. */
+	for (i = 0, n = 0; i < r->nkids; i++)
+		if (r->kids[i]->finish_ready)
+			outputs_settle(r->store, r->cfg, r->kids[i],
+			    errs[n++] == STORE_OK);
 	for (i = 0; i < r->nkids; ) {
 		if (r->kids[i]->finish_ready)
 			runner_kid_remove(r, i);

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "store.h"
 #include "runner.h"
 
 static const char *const proto_errs[PROTO_ERR__MAX] = {
@@ -300,4 +303,26 @@ worker_failf(struct worker_ctx *ctx, bool temporary, const char *fmt, ...)
 	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	worker_fail(ctx, buf, temporary);
+}
+
+/* The PROTO_FILE frame: the file's metadata as one JSON object. */
+bool
+worker_file(struct worker_ctx *ctx, const struct file_info *fi)
+{
+	struct json_object	*o;
+	const char		*text;
+	bool			 ok = false;
+
+	if (ctx->done || (o = json_object_new_object()) == NULL)
+		return false;
+	if (json_object_object_add(o, "id", json_object_new_string(fi->id)) == 0 &&
+	    json_object_object_add(o, "name", json_object_new_string(fi->name)) == 0 &&
+	    json_object_object_add(o, "size", json_object_new_int64(fi->size)) == 0 &&
+	    json_object_object_add(o, "sha256", json_object_new_string(fi->sha256)) == 0 &&
+	    json_object_object_add(o, "content_type",
+	    json_object_new_string(fi->content_type)) == 0 &&
+	    (text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) != NULL)
+		ok = proto_write(ctx->fd, PROTO_FILE, text, strlen(text)) == PROTO_OK;
+	json_object_put(o);
+	return ok;
 }

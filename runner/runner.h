@@ -48,6 +48,7 @@
 #include "tasktype.h"
 
 struct store;
+struct file_info;
 
 /* proto.c */
 
@@ -64,6 +65,9 @@ enum proto_type {
 	PROTO_PROGRESS = 1,	/* payload: one byte, 0..100 */
 	PROTO_RESULT,		/* payload: JSON object text */
 	PROTO_FAIL,		/* payload: temporary flag byte (0/1), message */
+	PROTO_FILE,		/* payload: a produced file's metadata, JSON
+				 * {"id", "name", "size", "sha256",
+				 * "content_type"} (outputs.c) */
 	PROTO__MAX
 };
 
@@ -129,6 +133,13 @@ void	worker_result(struct worker_ctx *, const char *json);
 void	worker_fail(struct worker_ctx *, const char *msg, bool temporary);
 void	worker_failf(struct worker_ctx *, bool temporary, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * Announces a file the worker wrote to STATE_DIR/files/<id> (or is about
+ * to rename there): from this frame on the runner owns it, registers it
+ * in the store before recording a SUCCESS and removes it on any other
+ * outcome.  Send it before the result.  false if the frame was not sent.
+ */
+bool	worker_file(struct worker_ctx *, const struct file_info *);
 
 /* backoff.c */
 
@@ -164,13 +175,16 @@ void	 utf8_sanitize(char *, size_t);
 
 typedef void (*worker_fn)(struct worker_ctx *);
 
-/* The worker of a type name; never NULL (unknown or unimplemented types get
- * one that fails the task with an explanation). */
+/* The worker of a type name; never NULL (an unknown type gets one that
+ * fails the task with an explanation). */
 worker_fn	 worker_find(const char *type_name);
 
-/* worker_echo.c */
+/* worker_echo.c, worker_data.c, worker_email.c, worker_image.c */
 
 void	 worker_echo(struct worker_ctx *);
+void	 worker_data(struct worker_ctx *);
+void	 worker_email(struct worker_ctx *);
+void	 worker_image(struct worker_ctx *);
 
 /* child.c */
 
@@ -202,6 +216,9 @@ struct child {
 	bool		 exited;
 	int		 status;	/* waitpid() status once exited */
 	bool		 finish_ready;	/* outcome computed, awaiting the store */
+	struct file_info *files;	/* owned: files the child announced */
+	size_t		 nfiles;	/* at most OUTPUT_FILES_MAX */
+	size_t		 nfiles_added;	/* files[0..n) are in the store */
 	struct task_finish_buf {
 		int		 outcome;	/* enum task_outcome */
 		char		*error;		/* owned */
@@ -219,6 +236,25 @@ bool		 child_read(struct child *, int fd);
 void		 child_drain(struct child *);
 /* Computes the outcome of an exited child into c->fin (c->finish_ready). */
 void		 child_conclude(struct child *, const struct config *);
+
+/* outputs.c */
+
+#define OUTPUT_FILES_MAX	4	/* produced files kept per task */
+
+/* A PROTO_FILE frame: NULL if taken, else why it is refused. */
+const char	*output_frame(struct child *, const unsigned char *, size_t);
+/*
+ * Before a SUCCESS is recorded: registers the child's files not yet in the
+ * store.  A file missing on disk or refused by the store turns the outcome
+ * into FAILED (the files are then removed).  false only for a store error
+ * worth retrying (busy, full): the caller tries again shortly.
+ */
+bool		 outputs_register(struct store *, const struct config *,
+		    struct child *);
+/* After the outcome is written (kept: a SUCCESS was recorded) or dropped:
+ * removes the files unless they belong to a recorded SUCCESS. */
+void		 outputs_settle(struct store *, const struct config *,
+		    struct child *, bool kept);
 
 /* loop.c */
 

@@ -1,8 +1,7 @@
 /*
  * The table from task type to the worker that executes it in the child.
- * Only echo is implemented in this version; the other registered types are
- * accepted by the API but fail here with an explicit message until their
- * workers land, rather than sitting PENDING forever.
+ * A type this runner does not know (a newer API's, sharing the database)
+ * fails with an explicit message rather than sitting PENDING forever.
  */
 #include <config.h>
 
@@ -11,17 +10,17 @@
 
 #include "runner.h"
 
-static void	 worker_unimplemented(struct worker_ctx *);
+static void	 worker_unknown(struct worker_ctx *);
 
 static const worker_fn workers[TYPE__MAX] = {
 	worker_echo,		/* TYPE_ECHO */
-	worker_unimplemented,	/* TYPE_DATA_PROCESSING: not yet */
-	worker_unimplemented,	/* TYPE_EMAIL: not yet */
-	worker_unimplemented,	/* TYPE_IMAGE_PROCESSING: not yet */
+	worker_data,		/* TYPE_DATA_PROCESSING */
+	worker_email,		/* TYPE_EMAIL */
+	worker_image,		/* TYPE_IMAGE_PROCESSING */
 };
 
 static void
-worker_unimplemented(struct worker_ctx *ctx)
+worker_unknown(struct worker_ctx *ctx)
 {
 	worker_failf(ctx, false,
 	    "task type '%s' is not executable by this runner version",
@@ -35,6 +34,6 @@ worker_find(const char *type_name)
 
 	if ((t = tasktype_find(type_name)) == NULL ||
 	    (unsigned)t->id >= TYPE__MAX || workers[t->id] == NULL)
-		return worker_unimplemented;
+		return worker_unknown;
 	return workers[t->id];
 }

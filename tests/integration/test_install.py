@@ -120,7 +120,7 @@ def test_units_carry_configured_paths():
     with open(d("systemdsystemunitdir", "taskq-runner.service")) as f:
         text = f.read()
     check("ExecStart=%s/taskq-runner -f %s/taskq/taskq.conf\n" % (DIRS["sbindir"], DIRS["sysconfdir"]) in text, text)
-    for want in ("Type=notify", "Restart=on-failure", "WatchdogSec=", "KillMode=control-group",
+    for want in ("Type=notify", "Restart=on-failure", "WatchdogSec=", "KillMode=mixed",
                  "User=taskq", "DynamicUser=no", "NoNewPrivileges=yes", "ProtectSystem=strict",
                  "PrivateTmp=yes", "ProtectHome=yes", "SystemCallFilter=@system-service",
                  "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):

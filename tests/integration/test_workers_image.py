@@ -190,5 +190,21 @@ def runner_still_works():
     resize({"width": 64}, "png", 64, 48)
 
 
+@suite.test
+def small_memory_limit_refused_clearly():
+    if os.environ.get("TASKQ_SANITIZERS") == "1":
+        print("  skipped: child_max_memory is not applied under AddressSanitizer")
+        return
+    small = stack.Stack(runner_options=["child_max_memory=200M"]).start()
+    try:
+        f = upload(small, make_png(64, 48), "small.png")
+        t = small.wait_for(small.submit("image_processing", {"file_id": f["id"], "width": 32})["id"])
+        stack.eq(t["status"], "FAILED", "status")
+        stack.eq(t["error_message"], "child_max_memory (200 MiB) is too small for image "
+                 "processing, which needs at least 256 MiB", "error")
+    finally:
+        small.cleanup()
+
+
 st.cleanup()
 suite.finish()

@@ -286,6 +286,8 @@ main(int argc, char *argv[])
 	log_set_level(verbose > 0 ? LOG_LEVEL_DEBUG : (enum log_level)cfg.log_level);
 
 	api.cfg = &cfg;
+	if (auth_init(&cfg) == -1)
+		goto out;
 	if (files_init(&api) == -1)
 		goto out;
 	if ((api.batch = batcher_new()) == NULL) {

@@ -346,6 +346,9 @@ dispatch(struct req *r)
 		resp_error(r, 404, NULL, "no such resource");
 		return;
 	}
+	/* Tokens, and changes a page on another site could have sent. */
+	if (auth_request(r) == -1)
+		return;
 	/*
 	 * Only the listing takes query parameters; elsewhere any is a 422
 	 * naming it, as an unknown one is for the listing: a typo in a

@@ -228,7 +228,12 @@ class Stack:
             hdrs["Content-Type"] = "application/json"
         if raw is not None:
             data = raw
+        # As the browser UI does (www/js/api.js): taskq-api refuses a
+        # change a web form could have sent without it (fcgi/auth.c).
+        if method not in ("GET", "HEAD"):
+            hdrs["X-Requested-With"] = "taskq"
         hdrs.update(headers or {})
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)

@@ -313,6 +313,7 @@ enum stmt_id {
 	ST_FINISH_SUCCESS,
 	ST_FINISH_FAILED,
 	ST_FINISH_RETRY,
+	ST_FINISH_DONE,
 	ST_CHECK_HELD,
 	ST_RUNNER_BEAT,
 	ST_RUNNER_REMOVE,
@@ -399,6 +400,23 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_FINISH_RETRY] =
 	    "UPDATE tasks SET " REQUEUE_SET
 	    "WHERE id = $6 AND status = 'RUNNING' AND claim_token = $7",
+	/*
+	 * Every SUCCESS and FAILED of a group in one statement (one round
+	 * trip, one run of the count triggers): $1 now, then per task its id,
+	 * token, new status, result, error, output and words.  The ids
+	 * returned are those still RUNNING under their token.
+	 */
+	[ST_FINISH_DONE] =
+	    "UPDATE tasks AS t SET status = f.status, progress = CASE WHEN "
+	    "f.status = 'SUCCESS' THEN 100 ELSE t.progress END, "
+	    "result_data = f.result, error_message = f.error, "
+	    "r_words = f.r_words, e_words = f.e_words, "
+	    "worker_output = f.output, completed_at = $1, updated_at = $1, "
+	    "heartbeat = NULL FROM unnest($2::text[], $3::bigint[], "
+	    "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+	    "$9::text[]) AS f (id, token, status, result, error, output, "
+	    "r_words, e_words) WHERE t.id = f.id AND t.status = 'RUNNING' "
+	    "AND t.claim_token = f.token RETURNING t.id",
 	[ST_CHECK_HELD] =
 	    "SELECT h.i FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY "
 	    "AS h (id, token, i) JOIN tasks AS t ON t.id = h.id "
@@ -1539,6 +1557,16 @@ arr_elem(struct sbuf *sb, const char *s, bool first)
 	sb_add(sb, "\"");
 }
 
+/* An array element that may be NULL. */
+static void
+arr_elem_or_null(struct sbuf *sb, const char *s, bool first)
+{
+	if (s != NULL)
+		arr_elem(sb, s, first);
+	else
+		sb_add(sb, first ? "{NULL" : ",NULL");
+}
+
 static enum store_err
 fshape_init(struct pg_store *st, const struct task_filter *f, unsigned allowed,
     struct fshape *fs)
@@ -2158,20 +2186,121 @@ finish_one(struct pg_store *st, const struct task_finish *fi, int64_t now)
 	return err;
 }
 
+/*
+ * Records the SUCCESS and FAILED outcomes among fs (done[i] set) with one
+ * statement; errs[i] becomes STORE_CONFLICT for those no longer running
+ * under their token.
+ */
+static enum store_err
+finish_done(struct pg_store *st, const struct task_finish *fs, size_t n,
+    const bool *done, const char (*lids)[TASK_ID_LEN + 1], int64_t now,
+    enum store_err *errs)
+{
+	struct sbuf	 a[8];
+	PGresult	*r = NULL;
+	enum store_err	 err = STORE_OK;
+	const char	*v[9], *msg;
+	char		 b[24], *w = NULL;
+	size_t		 i, k = 0, j;
+	int		 row;
+
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < n; i++) {
+		if (!done[i])
+			continue;
+		arr_elem(&a[0], lids[i], k == 0);
+		arr_num(&a[1], fs[i].claim_token, k == 0);
+		if (fs[i].outcome == OUTCOME_SUCCESS) {
+			msg = fs[i].result_data != NULL ? fs[i].result_data : "{}";
+			arr_elem(&a[2], "SUCCESS", k == 0);
+			arr_elem(&a[3], msg, k == 0);
+			arr_elem_or_null(&a[4], NULL, k == 0);
+		} else {
+			msg = fs[i].error_message != NULL &&
+			    fs[i].error_message[0] != '\0' ?
+			    fs[i].error_message : "failed";
+			arr_elem(&a[2], "FAILED", k == 0);
+			arr_elem_or_null(&a[3], NULL, k == 0);
+			arr_elem(&a[4], msg, k == 0);
+		}
+		arr_elem_or_null(&a[5], fs[i].worker_output, k == 0);
+		if ((err = words(st, msg, false, &w)) != STORE_OK)
+			goto out;
+		arr_elem_or_null(&a[6], fs[i].outcome == OUTCOME_SUCCESS ? w :
+		    NULL, k == 0);
+		arr_elem_or_null(&a[7], fs[i].outcome == OUTCOME_SUCCESS ? NULL :
+		    w, k == 0);
+		free(w);
+		w = NULL;
+		/* Unmatched until the statement returns the id. */
+		errs[i] = STORE_CONFLICT;
+		k++;
+	}
+	if (k == 0)
+		goto out;
+	for (j = 0; j < 8; j++) {
+		sb_add(&a[j], "}");
+		if (a[j].oom) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+		v[j + 1] = a[j].p;
+	}
+	v[0] = i64(b, now);
+	if ((r = run(st, ST_FINISH_DONE, 9, v, PGRES_TUPLES_OK, "finish",
+	    &err)) == NULL) {
+		if (err == STORE_OK || !err_is_fatal(err))
+			err = STORE_DB;
+		goto out;
+	}
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (done[i] && strcmp(lids[i], PQgetvalue(r, row, 0)) == 0)
+				errs[i] = STORE_OK;
+	for (i = 0; i < n; i++)
+		if (done[i] && errs[i] == STORE_CONFLICT)
+			set_err(st, STORE_CONFLICT, "task %s is no longer "
+			    "running under this claim", lids[i]);
+out:
+	PQclear(r);
+	free(w);
+	for (j = 0; j < 8; j++)
+		free(a[j].p);
+	return err;
+}
+
+/*
+ * One durable transaction: the SUCCESS and FAILED outcomes in one
+ * statement (when no task appears twice), each re-queue in its own.
+ */
 static enum store_err
 pg_task_finish_many(struct store *base, const struct task_finish *fs,
     size_t n, enum store_err *errs)
 {
 	struct pg_store	*st = pq(base);
 	enum store_err	 err = STORE_OK;
+	char		(*lids)[TASK_ID_LEN + 1] = NULL;
+	bool		*done = NULL, batch = true;
 	int64_t		 now;
-	size_t		 i;
+	size_t		 i, j;
 	int		 attempt;
 
 	for (i = 0; i < n; i++)
 		errs[i] = STORE_OK;
 	if (n == 0)
 		return STORE_OK;
+	if ((lids = calloc(n, sizeof(*lids))) == NULL ||
+	    (done = calloc(n, sizeof(*done))) == NULL) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (fs[i].id == NULL || !task_id_normalize(fs[i].id, lids[i]))
+			lids[i][0] = '\0';
+		for (j = 0; j < i && batch; j++)
+			if (lids[i][0] != '\0' && strcmp(lids[i], lids[j]) == 0)
+				batch = false;
+	}
 	/* A deadlock with a bulk cancel is retried here, not by the runner. */
 	for (attempt = 0; ; attempt++) {
 		st->retryable = false;
@@ -2179,24 +2308,32 @@ pg_task_finish_many(struct store *base, const struct task_finish *fs,
 			goto fail;
 		now = time_now_ms();
 		for (i = 0; i < n; i++) {
+			errs[i] = STORE_OK;
+			done[i] = batch && lids[i][0] != '\0' &&
+			    (fs[i].outcome == OUTCOME_SUCCESS ||
+			    fs[i].outcome == OUTCOME_FAILED);
+		}
+		err = finish_done(st, fs, n, done, lids, now, errs);
+		for (i = 0; err == STORE_OK && i < n; i++) {
+			if (done[i])
+				continue;
 			errs[i] = finish_one(st, &fs[i], now);
-			if (err_is_fatal(errs[i])) {
+			if (err_is_fatal(errs[i]))
 				err = errs[i];
-				break;
-			}
 		}
 		if (err == STORE_OK && (err = tx_commit(st)) == STORE_OK)
-			return STORE_OK;
+			goto out;
 		tx_rollback(st);
 		if (!st->retryable || attempt == 2)
 			break;
-		for (i = 0; i < n; i++)
-			errs[i] = STORE_OK;
 	}
 fail:
 	tx_rollback(st);
 	for (i = 0; i < n; i++)
 		errs[i] = err;
+out:
+	free(lids);
+	free(done);
 	return err;
 }
 

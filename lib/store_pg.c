@@ -1674,7 +1674,7 @@ pg_task_list(struct store *base, const struct task_filter *f, int64_t cursor,
 	enum store_err	 err = STORE_OK;
 	const char	*v[6];
 	char		 b[2][24], num[16];
-	int		 idx = 1, i, nrows;
+	int		 idx = 1, i, nrows, attempt;
 
 	memset(out, 0, sizeof(*out));
 	if (limit < 1 || limit > LIST_MAX)
@@ -1699,10 +1699,15 @@ pg_task_list(struct store *base, const struct task_filter *f, int64_t cursor,
 		err = set_err(st, STORE_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((err = conn_ready(st)) != STORE_OK)
-		goto out;
-	if ((r = run_sql(st, sb.p, idx, v, PGRES_TUPLES_OK, "list tasks",
-	    &err)) == NULL)
+	for (attempt = 0; attempt < 2 && r == NULL; attempt++) {
+		if ((err = conn_ready(st)) != STORE_OK)
+			goto out;
+		r = run_sql(st, sb.p, idx, v, PGRES_TUPLES_OK, "list tasks",
+		    &err);
+		if (r == NULL && PQstatus(st->conn) != CONNECTION_BAD)
+			goto out;
+	}
+	if (r == NULL)
 		goto out;
 	if ((out->tasks = calloc(limit, sizeof(*out->tasks))) == NULL) {
 		err = set_err(st, STORE_NOMEM, "out of memory");
@@ -2909,15 +2914,22 @@ fail:
 	return err;
 }
 
+/* A connection found dead is re-established once, as for any read. */
 static enum store_err
 pg_ping(struct store *base)
 {
 	struct pg_store	*st = pq(base);
 	enum store_err	 err;
+	int		 attempt;
 
-	if ((err = conn_ready(st)) != STORE_OK)
-		return err;
-	return exec_simple(st, "SELECT 1", "ping");
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((err = conn_ready(st)) != STORE_OK)
+			return err;
+		err = exec_simple(st, "SELECT 1", "ping");
+		if (err == STORE_OK || PQstatus(st->conn) != CONNECTION_BAD)
+			break;
+	}
+	return err;
 }
 
 /* ---- administration --------------------------------------------------- */

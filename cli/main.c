@@ -62,6 +62,22 @@ usage(FILE *fp)
 }
 
 /*
+ * The file of an SQLite database string (without its "sqlite:" or
+ * "sqlite://" prefix), or NULL for a PostgreSQL one, which names no file.
+ */
+static const char *
+database_file(const char *db)
+{
+	if (store_is_postgresql(db))
+		return NULL;
+	if (strncmp(db, "sqlite://", 9) == 0)
+		return db + 9;
+	if (strncmp(db, "sqlite:", 7) == 0)
+		return db + 7;
+	return db;
+}
+
+/*
  * Reports a store failure once, with the handle's detail, and returns the
  * exit status it maps to.
  */
@@ -90,7 +106,7 @@ main(int argc, char *argv[])
 	struct cli_args	 args;
 	struct cli_ctx	 ctx;
 	enum store_err	 err;
-	const char	*conf;
+	const char	*conf, *file;
 	char		 msg[1024];
 	int		 rc = CLI_EXIT_ERROR;
 
@@ -125,7 +141,8 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (!priv_drop_to_owner(ctx.cfg.database, msg, sizeof(msg))) {
+	file = database_file(ctx.cfg.database);
+	if (file != NULL && !priv_drop_to_owner(file, msg, sizeof(msg))) {
 		log_warnx("%s", msg);
 		goto out;
 	}
@@ -135,13 +152,12 @@ main(int argc, char *argv[])
 		 * A mistyped path must not quietly create an empty queue (a
 		 * PostgreSQL URL names no file: opening checks the schema).
 		 */
-		if (!store_is_postgresql(ctx.cfg.database) &&
-		    access(ctx.cfg.database, F_OK) == -1) {
+		if (file != NULL && access(file, F_OK) == -1) {
 			if (errno == ENOENT)
 				log_warnx("%s: no such database (\"taskq migrate\" "
-				    "creates it)", ctx.cfg.database);
+				    "creates it)", file);
 			else
-				log_warn("%s", ctx.cfg.database);
+				log_warn("%s", file);
 			goto out;
 		}
 		err = store_open(ctx.cfg.database, STORE_OPEN_NOMIGRATE,

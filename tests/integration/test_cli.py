@@ -276,6 +276,14 @@ def test_check_finds_count_drift():
 
 
 @suite.test
+def test_sqlite_prefix_names_the_file():
+    for db in ("sqlite:" + DB, "sqlite://" + DB):
+        eq(tj("stats", db=db)["by_status"], tj("stats")["by_status"], db)
+    _, err = taskq("list", db="sqlite:" + os.path.join(TMP, "nope.db"), want=1)
+    check("no such database" in err, err)
+
+
+@suite.test
 def test_busy_exits_5():
     con = sqlite3.connect(DB, timeout=5, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")

@@ -301,6 +301,7 @@ static const char *const migrations[] = {
 /* The statements prepared once per connection (on first use). */
 enum stmt_id {
 	ST_TASK_INSERT,
+	ST_TASK_INSERT_MANY,
 	ST_IDEM_LOCK,
 	ST_IDEM_GET,
 	ST_IDEM_PUT,
@@ -348,6 +349,21 @@ static const char *const stmt_sql[ST__MAX] = {
 	 * Submits with the same key wait for each other, as SQLite's single
 	 * writer makes them: the second then finds the first's task.
 	 */
+	/*
+	 * The tasks of a group without idempotency keys in one statement, in
+	 * the group's order ($1 now, then per task: id, type, parameters,
+	 * retry_of, max_attempts, priority, timeout_s, run_at, words).
+	 */
+	[ST_TASK_INSERT_MANY] =
+	    "INSERT INTO tasks (id, task_type, status, progress, parameters, "
+	    "retry_of, attempt, max_attempts, priority, timeout_s, created_at, "
+	    "run_at, updated_at, p_words) SELECT u.id, u.task_type, 'PENDING', "
+	    "0, u.parameters, u.retry_of, 1, u.max_attempts, u.priority, "
+	    "u.timeout_s, $1, u.run_at, $1, u.words FROM unnest($2::text[], "
+	    "$3::text[], $4::text[], $5::text[], $6::integer[], $7::integer[], "
+	    "$8::integer[], $9::bigint[], $10::text[]) WITH ORDINALITY AS u "
+	    "(id, task_type, parameters, retry_of, max_attempts, priority, "
+	    "timeout_s, run_at, words, i) ORDER BY u.i RETURNING " TASK_COLS,
 	[ST_IDEM_LOCK] =
 	    "SELECT pg_advisory_xact_lock(hashtextextended($1, 7370002544))",
 	[ST_IDEM_GET] =
@@ -943,6 +959,39 @@ sb_add(struct sbuf *sb, const char *s)
 	sb_addn(sb, s, strlen(s));
 }
 
+/* An array literal element, double-quoted and escaped. */
+static void
+arr_elem(struct sbuf *sb, const char *s, bool first)
+{
+	sb_add(sb, first ? "{\"" : ",\"");
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_addn(sb, "\\", 1);
+		sb_addn(sb, s, 1);
+	}
+	sb_add(sb, "\"");
+}
+
+/* An array element that may be NULL. */
+static void
+arr_elem_or_null(struct sbuf *sb, const char *s, bool first)
+{
+	if (s != NULL)
+		arr_elem(sb, s, first);
+	else
+		sb_add(sb, first ? "{NULL" : ",NULL");
+}
+
+/* Appends a bigint/int array literal element. */
+static void
+arr_num(struct sbuf *sb, int64_t v, bool first)
+{
+	char	 num[32];
+
+	snprintf(num, sizeof(num), "%s%" PRId64, first ? "{" : ",", v);
+	sb_add(sb, num);
+}
+
 /* ---- words (search) --------------------------------------------------- */
 
 /*
@@ -1445,9 +1494,102 @@ submit_one(struct pg_store *st, const struct task_new *tn, int64_t now,
 }
 
 /*
+ * Inserts the valid items without an idempotency key (plain[i]) with one
+ * statement, inside the caller's transaction.  Any failure is the group's.
+ */
+static enum store_err
+submit_plain(struct pg_store *st, const struct task_new *tns, size_t n,
+    const bool *plain, int64_t now, struct task **outs)
+{
+	struct sbuf	 a[9];
+	PGresult	*r = NULL;
+	enum store_err	 err = STORE_OK;
+	const char	*v[10];
+	char		(*ids)[TASK_ID_LEN + 1] = NULL, *id;
+	char		 retry_of[TASK_ID_LEN + 1], b[24], *w = NULL;
+	size_t		 i, j, k = 0;
+	int		 row;
+
+	memset(a, 0, sizeof(a));
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
+		return set_err(st, STORE_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (!plain[i])
+			continue;
+		id = ids[i];
+		task_id_generate(id);
+		if ((err = words(st, tns[i].parameters != NULL ?
+		    tns[i].parameters : "{}", false, &w)) != STORE_OK)
+			goto out;
+		arr_elem(&a[0], id, k == 0);
+		arr_elem(&a[1], tns[i].task_type, k == 0);
+		arr_elem(&a[2], tns[i].parameters != NULL ? tns[i].parameters :
+		    "{}", k == 0);
+		arr_elem_or_null(&a[3], tns[i].retry_of != NULL &&
+		    task_id_normalize(tns[i].retry_of, retry_of) ? retry_of :
+		    NULL, k == 0);
+		arr_num(&a[4], tns[i].max_attempts, k == 0);
+		arr_num(&a[5], tns[i].priority, k == 0);
+		arr_num(&a[6], tns[i].timeout_s, k == 0);
+		arr_num(&a[7], tns[i].run_at > 0 ? tns[i].run_at : now, k == 0);
+		arr_elem(&a[8], w, k == 0);
+		free(w);
+		w = NULL;
+		k++;
+	}
+	if (k == 0)
+		goto out;
+	for (j = 0; j < 9; j++) {
+		sb_add(&a[j], "}");
+		if (a[j].oom) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+		v[j + 1] = a[j].p;
+	}
+	v[0] = i64(b, now);
+	if ((r = run(st, ST_TASK_INSERT_MANY, 10, v, PGRES_TUPLES_OK,
+	    "insert tasks", &err)) == NULL) {
+		if (err == STORE_OK || !err_is_fatal(err))
+			err = STORE_DB;
+		goto out;
+	}
+	if ((size_t)PQntuples(r) != k) {
+		err = set_err(st, STORE_DB, "%s: insert returned %d rows for "
+		    "%zu tasks", st->name, PQntuples(r), k);
+		goto out;
+	}
+	/* Each row back to its item by the id generated for it. */
+	for (row = 0; row < PQntuples(r); row++) {
+		for (i = 0; i < n; i++)
+			if (plain[i] && outs[i] == NULL &&
+			    strcmp(ids[i], PQgetvalue(r, row, 1)) == 0)
+				break;
+		if (i == n) {
+			err = set_err(st, STORE_DB, "%s: insert returned an "
+			    "unknown task", st->name);
+			goto out;
+		}
+		if ((outs[i] = task_from_row(r, row)) == NULL) {
+			err = set_err(st, STORE_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+out:
+	PQclear(r);
+	free(ids);
+	free(w);
+	for (j = 0; j < 9; j++)
+		free(a[j].p);
+	return err;
+}
+
+/*
  * One transaction for all n items, acknowledged only once COMMIT returned
  * OK.  Items are checked before anything is sent, so an invalid item never
- * aborts the transaction; any database error fails the whole group.
+ * aborts the transaction; the items without an idempotency key go in one
+ * INSERT, those with one each look their key up first.  Any database
+ * error fails the whole group.
  */
 static enum store_err
 pg_task_submit_many(struct store *base, const struct task_new *tns, size_t n,
@@ -1455,6 +1597,8 @@ pg_task_submit_many(struct store *base, const struct task_new *tns, size_t n,
 {
 	struct pg_store	*st = pq(base);
 	enum store_err	 err = STORE_OK;
+	char		 retry_of[TASK_ID_LEN + 1];
+	bool		*plain = NULL;
 	int64_t		 now;
 	size_t		 i;
 
@@ -1465,10 +1609,26 @@ pg_task_submit_many(struct store *base, const struct task_new *tns, size_t n,
 	}
 	if (n == 0)
 		return STORE_OK;
+	if ((plain = calloc(n, sizeof(*plain))) == NULL) {
+		err = set_err(st, STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if ((errs[i] = task_new_check(st, &tns[i])) == STORE_OK &&
+		    tns[i].retry_of != NULL &&
+		    !task_id_normalize(tns[i].retry_of, retry_of))
+			errs[i] = set_err(st, STORE_INVALID, "retry_of: not a "
+			    "task id");
+		plain[i] = errs[i] == STORE_OK && tns[i].idempotency_key == NULL;
+	}
 	if ((err = tx_begin(st, TX_WRITE)) != STORE_OK)
 		goto fail;
 	now = time_now_ms();
+	if ((err = submit_plain(st, tns, n, plain, now, outs)) != STORE_OK)
+		goto fail;
 	for (i = 0; i < n; i++) {
+		if (plain[i] || errs[i] != STORE_OK)
+			continue;
 		errs[i] = submit_one(st, &tns[i], now, &outs[i], &existed[i]);
 		if (err_is_fatal(errs[i]) || (errs[i] != STORE_OK &&
 		    PQtransactionStatus(st->conn) == PQTRANS_INERROR)) {
@@ -1479,6 +1639,7 @@ pg_task_submit_many(struct store *base, const struct task_new *tns, size_t n,
 	}
 	if ((err = tx_commit(st)) != STORE_OK)
 		goto fail;
+	free(plain);
 	return STORE_OK;
 fail:
 	tx_rollback(st);
@@ -1488,6 +1649,7 @@ fail:
 		existed[i] = false;
 		errs[i] = err;
 	}
+	free(plain);
 	return err;
 }
 
@@ -1542,29 +1704,6 @@ fshape_free(struct fshape *fs)
 	free(fs->match);
 	free(fs->status_arr.p);
 	free(fs->type_arr.p);
-}
-
-/* An array literal element, double-quoted and escaped. */
-static void
-arr_elem(struct sbuf *sb, const char *s, bool first)
-{
-	sb_add(sb, first ? "{\"" : ",\"");
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			sb_addn(sb, "\\", 1);
-		sb_addn(sb, s, 1);
-	}
-	sb_add(sb, "\"");
-}
-
-/* An array element that may be NULL. */
-static void
-arr_elem_or_null(struct sbuf *sb, const char *s, bool first)
-{
-	if (s != NULL)
-		arr_elem(sb, s, first);
-	else
-		sb_add(sb, first ? "{NULL" : ",NULL");
 }
 
 static enum store_err
@@ -2059,16 +2198,6 @@ fail:
 		task_free(ts[i]);
 	free(ts);
 	return err;
-}
-
-/* Appends a bigint/int array literal element. */
-static void
-arr_num(struct sbuf *sb, int64_t v, bool first)
-{
-	char	 num[32];
-
-	snprintf(num, sizeof(num), "%s%" PRId64, first ? "{" : ",", v);
-	sb_add(sb, num);
 }
 
 /* All progress values in one statement, synchronous_commit off. */

@@ -1,6 +1,7 @@
 /*
  * The runner's main loop: one ppoll() over a signalfd, an inotify watch on
- * the database's directory and every child's pipes, and between waits the
+ * the database's directory (on PostgreSQL: the store's LISTEN connection)
+ * and every child's pipes, and between waits the
  * periodic work (claiming, batched progress and finish writes, cancellation
  * checks, heartbeats, recovery of lost runners, retention), each due at its
  * own deadline so that an idle runner sleeps until something happens.
@@ -218,6 +219,9 @@ runner_inotify(struct runner *r)
 	size_t		 dlen;
 
 	r->ifd = -1;
+	/* A PostgreSQL URL names no file: the store's LISTEN wakes us. */
+	if (store_is_postgresql(db))
+		return;
 	slash = strrchr(db, '/');
 	if (slash == NULL) {
 		strcpy(dir, ".");
@@ -950,7 +954,7 @@ runner_loop(struct runner *r)
 	size_t		  npfd, cap = 0, i;
 	struct timespec	  ts;
 	int64_t		  now, wait;
-	int		  rc;
+	int		  rc, wfd;
 
 	for (;;) {
 		now = mono_ms();
@@ -958,8 +962,8 @@ runner_loop(struct runner *r)
 		if (r->draining && r->nkids == 0)
 			break;
 
-		if (cap < 2 + 2 * r->nkids) {
-			cap = 2 + 2 * r->nkids + 16;
+		if (cap < 3 + 2 * r->nkids) {
+			cap = 3 + 2 * r->nkids + 16;
 			if ((np = reallocarray(pfd, cap, sizeof(*pfd))) == NULL)
 				fatal("reallocarray");
 			pfd = np;
@@ -973,6 +977,18 @@ runner_loop(struct runner *r)
 		owner[npfd++] = NULL;
 		if (r->ifd != -1) {
 			pfd[npfd].fd = r->ifd;
+			pfd[npfd].events = POLLIN;
+			owner[npfd++] = NULL;
+		}
+		/*
+		 * PostgreSQL's NOTIFY of a new task: the store's connection,
+		 * polling stays the fallback.  Notices libpq read during our
+		 * own queries are not on the socket any more: drain first.
+		 */
+		if (store_wakeup_drain(r->store))
+			r->wake = true;
+		if ((wfd = store_wakeup_fd(r->store)) != -1) {
+			pfd[npfd].fd = wfd;
 			pfd[npfd].events = POLLIN;
 			owner[npfd++] = NULL;
 		}
@@ -1003,6 +1019,10 @@ runner_loop(struct runner *r)
 					runner_signal_read(r);
 				else if (pfd[i].fd == r->ifd && owner[i] == NULL)
 					runner_inotify_read(r);
+				else if (pfd[i].fd == wfd && owner[i] == NULL) {
+					if (store_wakeup_drain(r->store))
+						r->wake = true;
+				}
 				else if (owner[i] != NULL)
 					child_read(owner[i], pfd[i].fd);
 			}

@@ -334,8 +334,9 @@ bool		 store_is_postgresql(const char *database);
  * has none (SQLite: watch the file instead) or the connection is down (ask
  * again later: it changes when the backend reconnects).  After the
  * descriptor polled readable, store_wakeup_drain() consumes what arrived
- * and returns true if any of it was a wake-up.  Polling stays the fallback:
- * a wake-up may be lost while the connection is down.
+ * and returns true if any of it was a wake-up.  Wake-ups sent while the
+ * connection was down are lost, so the first drain after a reconnect
+ * reports one; polling stays the fallback.
  */
 int		 store_wakeup_fd(struct store *);
 bool		 store_wakeup_drain(struct store *);

@@ -511,6 +511,7 @@ struct pg_store {
 	bool		 in_tx;
 	bool		 setup_ok;	/* session_setup() done on this connection */
 	bool		 listening;	/* LISTEN wanted (store_wakeup_fd) */
+	bool		 rewoken;	/* listening again: report one wake-up */
 	bool		 retryable;	/* last error: deadlock or serialization */
 	int64_t		 next_connect;	/* monotonic ms of the next attempt */
 	int		 backoff_ms;
@@ -632,8 +633,11 @@ session_setup(struct pg_store *st)
 	r = PQexec(st->conn, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		err = db_err(st, r, "session settings");
-	else
+	else {
 		st->setup_ok = true;
+		/* Notifications sent while we were away are lost. */
+		st->rewoken = st->listening;
+	}
 	PQclear(r);
 	return err;
 }
@@ -3211,6 +3215,10 @@ pg_wakeup_drain(struct store *base)
 
 	if (PQstatus(st->conn) != CONNECTION_OK)
 		return false;
+	if (st->rewoken) {
+		st->rewoken = false;
+		got = true;
+	}
 	/* A read error shows as CONNECTION_BAD, handled at the next call. */
 	(void)PQconsumeInput(st->conn);
 	while ((n = PQnotifies(st->conn)) != NULL) {

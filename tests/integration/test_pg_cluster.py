@@ -4,6 +4,8 @@ processes, runners on the same database, a throwaway PostgreSQL server
 
 - the API works through either process, and nginx moves on to the other
   when one stops;
+- an idle runner is woken by NOTIFY (LISTEN on its store connection), not
+  its poll, also after the server restarted;
 - four runners run 10,000 tasks, each task's side effect (the echo
   worker's TASKQ_ECHO_TRACE line) exactly once;
 - PostgreSQL restarted (pg_ctl restart -m fast) in the middle of a run:
@@ -13,6 +15,7 @@ processes, runners on the same database, a throwaway PostgreSQL server
 Skipped (exit 77) without the PostgreSQL server binaries.  TASKQ_PG_CLUSTER_N
 changes the 10,000."""
 
+import json
 import os
 import sys
 import threading
@@ -101,6 +104,30 @@ with pgserver.PgServer() as pg:
                 stack.eq(r.status, 201, "submit with one API left")
             stack.eq(st.get("/api/health").status, 200, "health")
             stack.check(len(trace_counts(st.trace)) >= 60, "trace lines")
+
+    @suite.test
+    def notify_wakes_an_idle_runner_long_before_its_poll():
+        reset(pg)
+        st = PgStack(pg.url, apis=1, runners=0,
+                     runner_options=["poll_interval_ms=30s", "shutdown_grace_s=1"])
+        with st:
+            ctl = Ctl(st)
+            ctl.counts()
+            st.start_runner()
+            time.sleep(0.5)
+            lat = json.loads(ctl.run("latency", 20))
+            print("  dispatch with a 30 s poll: p50 %.0f ms, p90 %.0f ms, max %.0f ms"
+                  % (lat["dispatch_ms_p50"], lat["dispatch_ms_p90"], lat["dispatch_ms_max"]))
+            stack.check(lat["dispatch_ms_max"] < 5000, "a task waited for the poll: %r", lat)
+            # After a server restart the runner listens again, and looks
+            # once for what it missed while away (at its next heartbeat).
+            pg.restart()
+            lat = json.loads(ctl.run("latency", 3))
+            print("  right after a restart: max %.0f ms" % lat["dispatch_ms_max"])
+            stack.check(lat["dispatch_ms_max"] < 15000, "waited for the poll: %r", lat)
+            lat = json.loads(ctl.run("latency", 10))
+            stack.check(lat["dispatch_ms_p90"] < 1000,
+                        "no wake-up after the restart: %r", lat)
 
     @suite.test
     def four_runners_run_10000_tasks_exactly_once():

@@ -84,6 +84,7 @@ enum route {
 	ROUTE_HEALTH,		/* GET    /api/health */
 	ROUTE_FILE_UPLOAD,	/* POST   /api/files */
 	ROUTE_FILE_GET,		/* GET    /api/files/{id} */
+	ROUTE_METRICS,		/* GET    /api/metrics (metrics.c) */
 	ROUTE__MAX
 };
 
@@ -174,6 +175,9 @@ struct multipart *mp_new(const char *boundary, const struct mp_callbacks *,
 void		 mp_free(struct multipart *);
 enum mp_err	 mp_feed(struct multipart *, const char *, size_t);
 enum mp_err	 mp_finish(struct multipart *);
+
+/* metrics.c */
+void		 h_metrics(struct req *);
 
 /* request.c */
 const char	*req_param(const struct req *, const char *name);

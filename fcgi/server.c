@@ -63,6 +63,7 @@ static const struct route_def routes[ROUTE__MAX] = {
 	{ "GET", "/api/health", h_health },			/* ROUTE_HEALTH */
 	{ "POST", "/api/files", h_file_upload },			/* ROUTE_FILE_UPLOAD */
 	{ "GET", "/api/files/*", h_file_get },			/* ROUTE_FILE_GET */
+	{ "GET", "/api/metrics", h_metrics },			/* ROUTE_METRICS */
 };
 
 /*

@@ -2191,7 +2191,9 @@ pg_task_claim(struct store *base, const char *runner_id, size_t max,
 	r = NULL;
 	if ((err = tx_commit(st)) != STORE_OK)
 		goto fail;
-	qsort(ts, nt, sizeof(*ts), claim_order);
+	/* ts is NULL when nothing was claimed: qsort must not see it. */
+	if (nt > 1)
+		qsort(ts, nt, sizeof(*ts), claim_order);
 	*out = ts;
 	*n = nt;
 	return STORE_OK;

@@ -542,6 +542,46 @@ test_open_errors_name_path(void **state)
 	assert_non_null(strstr(eb, "/nonexistent-dir/x/taskq.db"));
 }
 
+/* The database string names the backend: "sqlite:" URLs are files too. */
+static void
+test_open_backend_by_name(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = NULL;
+	struct task	*t, *g;
+	char		 url[400], eb[512];
+
+	assert_true(store_is_postgresql("postgresql://h/db"));
+	assert_true(store_is_postgresql("postgres://u@h:5432/db"));
+	assert_false(store_is_postgresql("/var/lib/taskq/taskq.db"));
+	assert_false(store_is_postgresql("sqlite:/x.db"));
+	assert_false(store_is_postgresql("postgresql.db"));
+	assert_int_equal(store_wakeup_fd(fx->st), -1);
+	assert_false(store_wakeup_drain(fx->st));
+	t = submit(fx->st, "echo", "{}", 0);
+	snprintf(url, sizeof(url), "sqlite:%s", fx->path);
+	assert_int_equal(store_open(url, 0, BUSY_MS, &st2, eb, sizeof(eb)),
+	    STORE_OK);
+	g = get(st2, t->id);
+	task_free(g);
+	store_close(st2);
+	snprintf(url, sizeof(url), "sqlite://%s", fx->path);
+	assert_int_equal(store_open(url, 0, BUSY_MS, &st2, eb, sizeof(eb)),
+	    STORE_OK);
+	g = get(st2, t->id);
+	task_free(g);
+	store_close(st2);
+#ifndef HAVE_LIBPQ
+	/* Without libpq a PostgreSQL URL is refused, saying why. */
+	st2 = (struct store *)1;
+	assert_int_equal(store_open("postgresql://127.0.0.1/x", 0, BUSY_MS,
+	    &st2, eb, sizeof(eb)), STORE_INVALID);
+	assert_null(st2);
+	assert_non_null(strstr(eb, "without PostgreSQL"));
+#endif
+	task_free(t);
+}
+
 static const char *
 fixture_path(char *buf, size_t sz)
 {
@@ -2534,6 +2574,7 @@ main(void)
 		T(test_open_not_a_database),
 		T(test_open_newer_version_refused),
 		T(test_open_errors_name_path),
+		T(test_open_backend_by_name),
 		T(test_migrate_from_v1_fixture),
 		T(test_submit_and_get),
 		T(test_submit_invalid),

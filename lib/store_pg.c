@@ -260,7 +260,15 @@ static const char *const migrations[] = {
 	"\t    GROUP BY 1, 2 ON CONFLICT (task_type, minute) DO UPDATE\n"
 	"\t    SET finished = finish_rollup.finished + excluded.finished,\n"
 	"\t    failed = finish_rollup.failed + excluded.failed;\n"
-	"END $$;\n",
+	"END $$;\n"
+	/*
+	 * Statistics from the start: a table never analyzed is planned as
+	 * ten pages of rows whatever it holds, and the claim then sorts
+	 * every pending task instead of walking tasks_claim.
+	 */
+	"ANALYZE tasks;\n"
+	"ANALYZE paused_types;\n"
+	"ANALYZE runners;\n",
 };
 
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))

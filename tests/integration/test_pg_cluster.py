@@ -140,7 +140,7 @@ with pgserver.PgServer() as pg:
             t0 = time.time()
             for _ in range(4):
                 st.start_runner()
-            ctl.wait_all(170)
+            ctl.wait_all(300)
             took = time.time() - t0
             final = ctl.statuses()
             bad = [t for t in ids if final[t]["status"] != "SUCCESS"]

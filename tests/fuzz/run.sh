@@ -23,7 +23,7 @@ fb=$build/fuzz-build
 secs=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
 corpus=${FUZZ_CORPUS_DIR:-$fb/corpus}
-all="config csv email multipart proto query rfc3339 submit"
+all="auth config csv email multipart proto query rfc3339 submit"
 names=${*:-$all}
 
 say() { printf 'fuzz: %s\n' "$*"; }

@@ -12,7 +12,7 @@ src=$(cd "$src" && pwd)
 build=${TASKQ_BUILDDIR:-$(pwd)}
 fail=0
 pass=0
-for h in config csv email multipart proto query rfc3339 submit; do
+for h in auth config csv email multipart proto query rfc3339 submit; do
 	bin=$build/tests/fuzz/fuzz_$h
 	if [ ! -x "$bin" ]; then
 		echo "FAIL replay $h: $bin not built"

@@ -54,7 +54,7 @@ def free_port():
 
 
 class PgServer:
-    def __init__(self, dbname="taskq", max_connections=100):
+    def __init__(self, dbname="taskq", max_connections=200):
         why = available()
         if why:
             raise RuntimeError(why)

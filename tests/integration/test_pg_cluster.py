@@ -70,7 +70,9 @@ class PgStack(stack.Stack):
 
 def pg_stack(pg, runners, apis=2):
     os.environ["TASKQ_ECHO_TRACE"] = ""
-    st = PgStack(pg.url, apis=apis, runners=runners,
+    # Each API thread holds a server connection: 8 each keeps two APIs,
+    # runners and the test's own well under max_connections.
+    st = PgStack(pg.url, apis=apis, runners=runners, api_options=["api_threads=8"],
                  runner_options=["slots=4", "poll_interval_ms=200", "shutdown_grace_s=1"])
     os.environ["TASKQ_ECHO_TRACE"] = st.trace
     os.environ.pop("TASKQ_TEST_HOOKS", None)
@@ -108,7 +110,7 @@ with pgserver.PgServer() as pg:
     @suite.test
     def notify_wakes_an_idle_runner_long_before_its_poll():
         reset(pg)
-        st = PgStack(pg.url, apis=1, runners=0,
+        st = PgStack(pg.url, apis=1, runners=0, api_options=["api_threads=8"],
                      runner_options=["poll_interval_ms=30s", "shutdown_grace_s=1"])
         with st:
             ctl = Ctl(st)

@@ -92,7 +92,9 @@ def temporary_failure_retried_with_backoff_until_exhausted():
     t0 = time.time()
     t = ctl.wait(hook("tempfail", max_attempts=3), 20)
     # Retries are due within retry_max_ms: the runner wakes for them.
-    stack.check(time.time() - t0 < 1.0, "took %.2fs", time.time() - t0)
+    # (Under AddressSanitizer each of the three forks is much slower.)
+    limit = 3.0 if os.environ.get("TASKQ_SANITIZERS") == "1" else 1.0
+    stack.check(time.time() - t0 < limit, "took %.2fs", time.time() - t0)
     stack.eq(t["status"], "FAILED", "status")
     stack.eq(t["attempt"], 3, "attempts used")
     stack.check("temporary" in t["error_message"], "error %r", t["error_message"])

@@ -1,7 +1,8 @@
 /*
  * GET /api/metrics: the queue in the Prometheus text exposition format
  * (version 0.0.4), for scraping: tasks by type and status, finishes and
- * failures over the last hour and day, paused types, the age of the
+ * failures over the last hour and day, the finished-task counters and the
+ * duration histogram per type and outcome, paused types, the age of the
  * oldest pending task, and each runner's slots, load and heartbeat age.
  * Everything comes from the counts, rollups and runner rows the store
  * keeps, so a scrape costs a few index reads, never a scan of the tasks.
@@ -136,6 +137,54 @@ put_tasks(struct buf *b, const struct type_stats *const *rows, size_t n)
 	}
 }
 
+/* One label set of the histogram: {task_type="...",outcome="..."}. */
+static void
+put_hist_labels(struct buf *b, const struct duration_hist *h)
+{
+	buf_puts(b, "task_type=");
+	put_label(b, h->task_type);
+	buf_printf(b, ",outcome=\"%s\"", task_status_names[h->outcome]);
+}
+
+static void
+put_durations(struct buf *b, const struct duration_hist *h, size_t n)
+{
+	size_t	 i, k;
+	int64_t	 cum;
+
+	put_help(b, "taskq_tasks_finished_total", "counter",
+	    "Tasks finished by type and outcome since the database was created.");
+	for (i = 0; i < n; i++) {
+		buf_puts(b, "taskq_tasks_finished_total{");
+		put_hist_labels(b, &h[i]);
+		buf_printf(b, "} %" PRId64 "\n", h[i].count);
+	}
+	put_help(b, "taskq_task_duration_seconds", "histogram",
+	    "Run time of finished tasks (completed_at - started_at).");
+	for (i = 0; i < n; i++) {
+		cum = 0;
+		for (k = 0; k <= STORE_DURATION_BUCKETS; k++) {
+			cum += h[i].n[k];
+			buf_puts(b, "taskq_task_duration_seconds_bucket{");
+			put_hist_labels(b, &h[i]);
+			if (k < STORE_DURATION_BUCKETS) {
+				buf_puts(b, ",le=\"");
+				put_seconds(b, store_duration_bounds_ms[k]);
+				buf_putc(b, '"');
+			} else
+				buf_puts(b, ",le=\"+Inf\"");
+			buf_printf(b, "} %" PRId64 "\n", cum);
+		}
+		buf_puts(b, "taskq_task_duration_seconds_sum{");
+		put_hist_labels(b, &h[i]);
+		buf_puts(b, "} ");
+		put_seconds(b, h[i].sum_ms);
+		buf_puts(b, "\ntaskq_task_duration_seconds_count{");
+		put_hist_labels(b, &h[i]);
+		buf_printf(b, "} %" PRId64 "\n", h[i].count);
+	}
+}
+
 static void
 put_runners(struct buf *b, const struct runner_info *rs, size_t n, int64_t now)
 {
@@ -185,14 +234,16 @@ h_metrics(struct req *r)
 	struct store_stats	 st;
 	struct type_stats	 zeros[TYPE__MAX];
 	const struct type_stats	**rows = NULL;
+	struct duration_hist	*h = NULL;
 	struct runner_info	*rs = NULL;
 	struct buf		*b = &r->w->out;
 	enum store_err		 err;
 	int64_t			 now = time_now_ms();
-	size_t			 nr = 0, nrows = 0;
+	size_t			 nh = 0, nr = 0, nrows = 0;
 
 	memset(&st, 0, sizeof(st));
 	if ((err = store_stats_get(r->w->store, &st)) != STORE_OK ||
+	    (err = store_duration_hist_get(r->w->store, &h, &nh)) != STORE_OK ||
 	    (err = store_runner_list(r->w->store, &rs, &nr)) != STORE_OK) {
 		resp_store_error(r, err, "reading metrics");
 		goto out;
@@ -202,6 +253,7 @@ h_metrics(struct req *r)
 		goto out;
 	}
 	put_tasks(b, rows, nrows);
+	put_durations(b, h, nh);
 	put_help(b, "taskq_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest PENDING task; 0 when none is pending.");
 	buf_puts(b, "taskq_oldest_pending_age_seconds ");
@@ -212,5 +264,6 @@ h_metrics(struct req *r)
 out:
 	free(rows);
 	free(rs);
+	free(h);
 	store_stats_free(&st);
 }

@@ -352,3 +352,23 @@ store_wakeup_drain(struct store *st)
 		return false;
 	return st->be->wakeup_drain(st);
 }
+
+/*
+ * The bucket bounds of the duration histogram.  The SQLite backend's
+ * migration 3 files each finish under the first bound it does not exceed
+ * (or INT64_MAX, "+Inf"): the two lists must stay equal.
+ */
+const int64_t store_duration_bounds_ms[STORE_DURATION_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+	900000, 3600000,
+};
+
+enum store_err
+store_duration_hist_get(struct store *st, struct duration_hist **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (st->be->duration_hist == NULL)
+		return STORE_OK;
+	return st->be->duration_hist(st, out, n);
+}

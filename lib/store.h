@@ -44,7 +44,7 @@ struct store;
 #define STORE_OPEN_NOMIGRATE	0x02	/* refuse an older schema instead of upgrading */
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 /*
  * Opens (creating if needed) the database at path in WAL mode with foreign
@@ -340,5 +340,28 @@ bool		 store_is_postgresql(const char *database);
  */
 int		 store_wakeup_fd(struct store *);
 bool		 store_wakeup_drain(struct store *);
+
+/*
+ * (Appended for GET /api/metrics.)  Durations (completed_at - started_at)
+ * of finished tasks, per type and outcome (SUCCESS or FAILED), counted
+ * since the database was created (SQLite schema version 3; retention does
+ * not lower them) in buckets bounded by store_duration_bounds_ms.  n[i]
+ * counts the finishes in bucket i alone (not cumulative);
+ * n[STORE_DURATION_BUCKETS] those above every bound.  *out is an array of
+ * *n (caller frees); a backend that keeps no histogram gives none.
+ */
+#define STORE_DURATION_BUCKETS	12
+extern const int64_t store_duration_bounds_ms[STORE_DURATION_BUCKETS];
+
+struct duration_hist {
+	char		 task_type[64];
+	enum task_status outcome;	/* TASK_SUCCESS or TASK_FAILED */
+	int64_t		 n[STORE_DURATION_BUCKETS + 1];
+	int64_t		 count;		/* sum of n */
+	int64_t		 sum_ms;	/* sum of the durations */
+};
+
+enum store_err	 store_duration_hist_get(struct store *, struct duration_hist **out,
+		    size_t *n);
 
 #endif /* TASKQ_STORE_H */

@@ -82,6 +82,9 @@ struct store_backend {
 	enum store_err	 (*integrity_check)(struct store *, char **);
 	int		 (*wakeup_fd)(struct store *);
 	bool		 (*wakeup_drain)(struct store *);
+	/* (Appended for GET /api/metrics; NULL: the backend keeps none.) */
+	enum store_err	 (*duration_hist)(struct store *, struct duration_hist **,
+			    size_t *);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -54,6 +54,20 @@
 #define LOST_ERROR	"runner lost"
 
 /*
+ * The histogram bucket of a duration d in ms, for migration 3: the first
+ * bound of store_duration_bounds_ms (store.c) not below d, else INT64_MAX
+ * ("+Inf").  Part of a shipped migration: never edit.
+ */
+#define DURATION_BUCKET_SQL \
+	"CASE WHEN d <= 100 THEN 100 WHEN d <= 250 THEN 250 " \
+	"WHEN d <= 500 THEN 500 WHEN d <= 1000 THEN 1000 " \
+	"WHEN d <= 2500 THEN 2500 WHEN d <= 5000 THEN 5000 " \
+	"WHEN d <= 10000 THEN 10000 WHEN d <= 30000 THEN 30000 " \
+	"WHEN d <= 60000 THEN 60000 WHEN d <= 300000 THEN 300000 " \
+	"WHEN d <= 900000 THEN 900000 WHEN d <= 3600000 THEN 3600000 " \
+	"ELSE 9223372036854775807 END"
+
+/*
  * Migration n (1-based) takes a file from user_version n-1 to n.  Never edit
  * one that has shipped: add the next.  tests/unit/fixtures/schema_v1.sql
  * starts with exactly the text of migration 1.
@@ -203,6 +217,37 @@ static const char *const migrations[] = {
 	"    sum(status = 'FAILED') FROM tasks\n"
 	"    WHERE status IN ('SUCCESS', 'FAILED') AND completed_at IS NOT NULL\n"
 	"    GROUP BY 1, 2;\n",
+
+	/*
+	 * 3: run times of finished tasks per type and outcome, in histogram
+	 * buckets, counted since creation (GET /api/metrics).  The bounds
+	 * are store_duration_bounds_ms (store.c).
+	 */
+	"CREATE TABLE duration_hist (\n"
+	"\ttask_type TEXT NOT NULL,\n"
+	"\toutcome TEXT NOT NULL,\n"
+	"\tle_ms INTEGER NOT NULL,\n"
+	"\tn INTEGER NOT NULL,\n"
+	"\tsum_ms INTEGER NOT NULL,\n"
+	"\tPRIMARY KEY (task_type, outcome, le_ms)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TRIGGER tasks_duration_hist AFTER UPDATE OF status ON tasks\n"
+	"    WHEN new.status IN ('SUCCESS', 'FAILED')\n"
+	"    AND old.status IS NOT new.status BEGIN\n"
+	"\tINSERT INTO duration_hist (task_type, outcome, le_ms, n, sum_ms)\n"
+	"\t    SELECT new.task_type, new.status, " DURATION_BUCKET_SQL ", 1, d\n"
+	"\t    FROM (SELECT max(0, coalesce(new.completed_at, new.updated_at)\n"
+	"\t    - coalesce(new.started_at, new.completed_at, new.updated_at)) AS d)\n"
+	"\t    WHERE true\n"
+	"\t    ON CONFLICT (task_type, outcome, le_ms) DO UPDATE SET\n"
+	"\t    n = n + 1, sum_ms = sum_ms + excluded.sum_ms;\n"
+	"END;\n"
+	"INSERT INTO duration_hist (task_type, outcome, le_ms, n, sum_ms)\n"
+	"    SELECT task_type, status, " DURATION_BUCKET_SQL ", count(*), sum(d)\n"
+	"    FROM (SELECT task_type, status, max(0, coalesce(completed_at,\n"
+	"    updated_at) - coalesce(started_at, completed_at, updated_at)) AS d\n"
+	"    FROM tasks WHERE status IN ('SUCCESS', 'FAILED'))\n"
+	"    GROUP BY 1, 2, 3;\n",
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
@@ -2873,6 +2918,7 @@ const struct store_backend store_sqlite_backend = {
 	.backup = store_sqlite_backup,
 	.migrate = store_sqlite_migrate,
 	.integrity_check = store_sqlite_integrity_check,
+	.duration_hist = store_sqlite_duration_hist,
 	.wakeup_fd = NULL,		/* the runner watches the file instead */
 	.wakeup_drain = NULL,
 };

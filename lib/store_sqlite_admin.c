@@ -19,6 +19,7 @@
 
 #include "store.h"
 #include "store_sqlite_internal.h"
+#include "task.h"
 
 /* A growable text of problem lines, for store_sqlite_integrity_check(). */
 struct report {
@@ -322,5 +323,84 @@ store_sqlite_integrity_check(struct store *st, char **problems)
 	r.p = NULL;
 out:
 	free(r.p);
+	return err;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* The bucket index of a stored bound; STORE_DURATION_BUCKETS for +Inf. */
+static size_t
+bucket_of(int64_t le_ms)
+{
+	size_t	 i;
+
+	for (i = 0; i < STORE_DURATION_BUCKETS; i++)
+		if (store_duration_bounds_ms[i] == le_ms)
+			return i;
+	return STORE_DURATION_BUCKETS;
+}
+
+/*
+ * Every (type, outcome) histogram of duration_hist (migration 3), ordered
+ * by type then outcome, read in one statement, so one snapshot.  The table
+ * holds a few rows per type and outcome: cheap enough for every scrape.
+ */
+enum store_err
+store_sqlite_duration_hist(struct store *st, struct duration_hist **out,
+    size_t *n)
+{
+	static const char sql[] =
+	    "SELECT task_type, outcome, le_ms, n, sum_ms FROM duration_hist "
+	    "ORDER BY task_type, outcome";
+	sqlite3			*db = store_sqlite_handle(st);
+	sqlite3_stmt		*s = NULL;
+	struct duration_hist	*h = NULL, *nh, *cur = NULL;
+	enum store_err		 err = STORE_OK;
+	const char		*type, *outcome;
+	size_t			 cnt = 0, cap = 0;
+	int			 rc, sv;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return admin_err(st, db, rc, "duration histogram");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		type = (const char *)sqlite3_column_text(s, 0);
+		outcome = (const char *)sqlite3_column_text(s, 1);
+		if (type == NULL || outcome == NULL ||
+		    (sv = task_status_parse(outcome)) < 0)
+			continue;
+		if (cur == NULL || strcmp(cur->task_type, type) != 0 ||
+		    cur->outcome != (enum task_status)sv) {
+			if (cnt == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				if ((nh = reallocarray(h, cap, sizeof(*h))) == NULL) {
+					store_sqlite_set_errmsg(st, "duration "
+					    "histogram: out of memory");
+					err = STORE_NOMEM;
+					goto out;
+				}
+				h = nh;
+			}
+			cur = &h[cnt++];
+			memset(cur, 0, sizeof(*cur));
+			snprintf(cur->task_type, sizeof(cur->task_type), "%s", type);
+			cur->outcome = (enum task_status)sv;
+		}
+		cur->n[bucket_of(sqlite3_column_int64(s, 2))] +=
+		    sqlite3_column_int64(s, 3);
+		cur->count += sqlite3_column_int64(s, 3);
+		cur->sum_ms += sqlite3_column_int64(s, 4);
+	}
+	if (rc != SQLITE_DONE) {
+		err = admin_err(st, db, rc, "duration histogram");
+		goto out;
+	}
+	*out = h;
+	*n = cnt;
+	h = NULL;
+out:
+	sqlite3_finalize(s);
+	free(h);
 	return err;
 }

@@ -66,4 +66,9 @@ enum store_err	 store_sqlite_integrity_check(struct store *, char **problems);
  */
 extern const char *store_sqlite_vfs;
 
+/* (Appended.)  The SQLite backend's store_duration_hist_get(). */
+struct duration_hist;
+enum store_err	 store_sqlite_duration_hist(struct store *,
+		    struct duration_hist **, size_t *);
+
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

@@ -1,8 +1,8 @@
 """GET /api/metrics through nginx: the Prometheus text format (every sample
 after its HELP and TYPE, labels escaped), exact task counts by type and
-status (every registered type, zeros included), finishes and failures over
-the trailing hour and day, paused types, the oldest pending task's age and
-the runners' heartbeats."""
+status, finished-task counters and the duration histogram by type and
+outcome, paused types, the oldest pending task's age and the runners'
+heartbeats."""
 
 import os
 import re
@@ -64,11 +64,27 @@ def test_metrics_format_and_values():
         eq(get(m, "taskq_tasks", task_type="echo", status="SUCCESS"), 3, "SUCCESS")
         eq(get(m, "taskq_tasks", task_type="echo", status="FAILED"), 2, "FAILED")
         eq(get(m, "taskq_tasks", task_type="email", status="PENDING"), 1, "PENDING")
+        eq(get(m, "taskq_tasks_finished_total", task_type="echo", outcome="SUCCESS"), 3, "finished ok")
+        eq(get(m, "taskq_tasks_finished_total", task_type="echo", outcome="FAILED"), 2, "finished failed")
         eq(get(m, "taskq_tasks_finished_recent", task_type="echo", window="1h"), 5, "finished 1h")
         eq(get(m, "taskq_tasks_failed_recent", task_type="echo", window="24h"), 2, "failed 24h")
         eq(get(m, "taskq_task_type_paused", task_type="email"), 1, "paused")
         eq(get(m, "taskq_task_type_paused", task_type="echo"), 0, "not paused")
         eq(get(m, "taskq_tasks", task_type="image_processing", status="PENDING"), 0, "zeros")
+
+        # The 300 ms successes are above 0.25 s and within 0.5 s.
+        h = dict(task_type="echo", outcome="SUCCESS")
+        eq(get(m, "taskq_task_duration_seconds_bucket", le="0.250", **h), 0, "le 0.25")
+        eq(get(m, "taskq_task_duration_seconds_bucket", le="0.500", **h), 3, "le 0.5")
+        eq(get(m, "taskq_task_duration_seconds_bucket", le="+Inf", **h), 3, "+Inf")
+        eq(get(m, "taskq_task_duration_seconds_count", **h), 3, "count")
+        total = get(m, "taskq_task_duration_seconds_sum", **h)
+        check(0.9 <= total < 1.5, "sum %s", total)
+        buckets = sorted((float(dict(k[1])["le"].replace("+Inf", "inf")), v) for k, v in m.items()
+                         if k[0] == "taskq_task_duration_seconds_bucket" and
+                         dict(k[1]).get("outcome") == "FAILED")
+        check(len(buckets) == 13, "13 buckets: %r", buckets)
+        check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative: %r", buckets)
 
         age = get(m, "taskq_oldest_pending_age_seconds")
         check(0 <= age < 60, "oldest pending age %s", age)

@@ -106,6 +106,15 @@ def test_api_and_runner_migrate_on_open():
         eq(s.wait_for(new["id"])["status"], "SUCCESS", "new task")
         stats = s.get("/api/stats").json()
         eq(stats["by_status"]["SUCCESS"], 3, "counts after upgrade")
+        # Migration 3 filled the duration histogram from the old rows (1 s
+        # each in the fixture); the two new runs are fast.
+        text = s.get("/api/metrics").body.decode()
+        for line in ('taskq_tasks_finished_total{task_type="echo",outcome="SUCCESS"} 3',
+                     'taskq_task_duration_seconds_bucket{task_type="echo",outcome="SUCCESS",le="0.500"} 2',
+                     'taskq_task_duration_seconds_bucket{task_type="echo",outcome="SUCCESS",le="1.000"} 3',
+                     'taskq_task_duration_seconds_bucket{task_type="email",outcome="FAILED",le="0.500"} 0',
+                     'taskq_task_duration_seconds_bucket{task_type="email",outcome="FAILED",le="1.000"} 1'):
+            check(line in text.splitlines(), "metrics lack %r", line)
     con = sqlite3.connect(os.path.join(state, "taskq.db"))
     try:
         check(con.execute("PRAGMA user_version").fetchone()[0] >= 2, "migrated")

@@ -65,7 +65,8 @@ class PgStack(stack.Stack):
             self.sock = self.socks[0]
 
     def stop(self):
-        for p in self.api_procs[1:]:
+        # self.api is the last one started; stop every one of them.
+        for p in self.api_procs[:-1]:
             self._terminate(p)
         return super().stop()
 

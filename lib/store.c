@@ -354,9 +354,10 @@ store_wakeup_drain(struct store *st)
 }
 
 /*
- * The bucket bounds of the duration histogram.  The SQLite backend's
- * migration 3 files each finish under the first bound it does not exceed
- * (or INT64_MAX, "+Inf"): the two lists must stay equal.
+ * The bucket bounds of the duration histogram.  Migration 3 of each
+ * backend (DURATION_BUCKET_SQL in store_sqlite.c and store_pg.c) files
+ * each finish under the first bound it does not exceed (or INT64_MAX,
+ * "+Inf"): the three lists must stay equal.
  */
 const int64_t store_duration_bounds_ms[STORE_DURATION_BUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,

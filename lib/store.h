@@ -344,7 +344,7 @@ bool		 store_wakeup_drain(struct store *);
 /*
  * (Appended for GET /api/metrics.)  Durations (completed_at - started_at)
  * of finished tasks, per type and outcome (SUCCESS or FAILED), counted
- * since the database was created (SQLite schema version 3; retention does
+ * since the database was created (schema version 3; retention does
  * not lower them) in buckets bounded by store_duration_bounds_ms.  n[i]
  * counts the finishes in bucket i alone (not cumulative);
  * n[STORE_DURATION_BUCKETS] those above every bound.  *out is an array of

@@ -23,11 +23,12 @@
  * and the call goes on.
  *
  * Counts: statement triggers append per (type, status) deltas to
- * count_deltas (and finishes to rollup_deltas) in the same transaction as
- * each write: appending never waits on another writer, where one counter
- * row per status would serialize every write of every host.  Readers sum
- * the compacted table and the deltas; taskq_compact() folds the deltas in
- * (under an advisory lock, from stats, recovery and purge).
+ * count_deltas (and finishes to rollup_deltas and duration_deltas) in the
+ * same transaction as each write: appending never waits on another
+ * writer, where one counter row per status would serialize every write of
+ * every host.  Readers sum the compacted table and the deltas;
+ * taskq_compact() folds the deltas in (under an advisory lock, from stats,
+ * recovery and purge).
  *
  * Search: the words of parameters, result and error are split in C by the
  * very tokenizer the SQLite backend indexes with (FTS5 unicode61 with
@@ -71,10 +72,24 @@
 #define WAKEUP_CHANNEL	"taskq_wakeup"
 
 /*
+ * The histogram bucket of a duration d in ms, for migration 3: the first
+ * bound of store_duration_bounds_ms (store.c) not below d, else INT64_MAX
+ * ("+Inf"); the same as the SQLite schema's.  Part of a shipped migration
+ * once released: never edit.
+ */
+#define DURATION_BUCKET_SQL \
+	"CASE WHEN d <= 100 THEN 100 WHEN d <= 250 THEN 250 " \
+	"WHEN d <= 500 THEN 500 WHEN d <= 1000 THEN 1000 " \
+	"WHEN d <= 2500 THEN 2500 WHEN d <= 5000 THEN 5000 " \
+	"WHEN d <= 10000 THEN 10000 WHEN d <= 30000 THEN 30000 " \
+	"WHEN d <= 60000 THEN 60000 WHEN d <= 300000 THEN 300000 " \
+	"WHEN d <= 900000 THEN 900000 WHEN d <= 3600000 THEN 3600000 " \
+	"ELSE 9223372036854775807 END"
+
+/*
  * Migration n takes the schema from version n-1 to n; never edit one that
  * has shipped.  The numbers follow the SQLite schema's: 1 the core tables
- * and counts, 2 search and the finish rollup, 3 (SQLite only) the duration
- * histogram.
+ * and counts, 2 search and the finish rollup, 3 the duration histogram.
  */
 static const char *const migrations[] = {
 	/* 1: core tables, indexes and the status counts. */
@@ -272,10 +287,95 @@ static const char *const migrations[] = {
 	"ANALYZE runners;\n",
 
 	/*
-	 * 3: the SQLite schema's duration histogram for GET /api/metrics.
-	 * This backend keeps none yet (store_duration_hist_get() gives no
-	 * rows): the step keeps the two schemas' version numbers equal.
+	 * 3: run times of finished tasks per type and outcome, in the
+	 * buckets of store_duration_bounds_ms, counted since creation (GET
+	 * /api/metrics), as the SQLite schema's migration 3.  Like the counts,
+	 * finishes append delta rows (duration_deltas) that taskq_compact()
+	 * folds into duration_hist: an upsert on the one row per (type,
+	 * outcome, bucket) would make every finish of a type wait on every
+	 * other runner's finishing transaction.  The rows are added to
+	 * taskq_counts_update(), as migration 2 did the rollup, so an UPDATE
+	 * still fires one trigger.  Replacing that function takes no lock on
+	 * tasks, so the LOCK keeps a finish committing during the backfill
+	 * from being counted by neither: writers wait for the commit and then
+	 * run the new function.  (This step replaced an unreleased
+	 * placeholder that only analyzed finish_rollup.)
 	 */
+	"LOCK TABLE tasks IN SHARE ROW EXCLUSIVE MODE;\n"
+	"CREATE TABLE duration_hist (\n"
+	"\ttask_type text NOT NULL,\n"
+	"\toutcome text NOT NULL,\n"
+	"\tle_ms bigint NOT NULL,\n"
+	"\tn bigint NOT NULL,\n"
+	"\tsum_ms bigint NOT NULL,\n"
+	"\tPRIMARY KEY (task_type, outcome, le_ms)\n"
+	");\n"
+	"CREATE TABLE duration_deltas (\n"
+	"\ttask_type text NOT NULL,\n"
+	"\toutcome text NOT NULL,\n"
+	"\tle_ms bigint NOT NULL,\n"
+	"\tn bigint NOT NULL,\n"
+	"\tsum_ms bigint NOT NULL\n"
+	");\n"
+	"CREATE OR REPLACE FUNCTION taskq_counts_update() RETURNS trigger\n"
+	"    LANGUAGE plpgsql AS $$\n"
+	"BEGIN\n"
+	"\tINSERT INTO count_deltas (task_type, status, n)\n"
+	"\t    SELECT task_type, status, sum(n) FROM (\n"
+	"\t    SELECT o.task_type, o.status, -1 AS n FROM old_rows AS o\n"
+	"\t    JOIN new_rows AS w USING (seq) WHERE o.status <> w.status\n"
+	"\t    UNION ALL\n"
+	"\t    SELECT w.task_type, w.status, 1 FROM old_rows AS o\n"
+	"\t    JOIN new_rows AS w USING (seq) WHERE o.status <> w.status) AS d\n"
+	"\t    GROUP BY 1, 2 HAVING sum(n) <> 0;\n"
+	"\tINSERT INTO rollup_deltas (task_type, minute, finished, failed)\n"
+	"\t    SELECT w.task_type, coalesce(w.completed_at, w.updated_at) / 60000,\n"
+	"\t    count(*), count(*) FILTER (WHERE w.status = 'FAILED')\n"
+	"\t    FROM old_rows AS o JOIN new_rows AS w USING (seq)\n"
+	"\t    WHERE w.status IN ('SUCCESS', 'FAILED') AND o.status <> w.status\n"
+	"\t    GROUP BY 1, 2;\n"
+	"\tINSERT INTO duration_deltas (task_type, outcome, le_ms, n, sum_ms)\n"
+	"\t    SELECT task_type, status, " DURATION_BUCKET_SQL ",\n"
+	"\t    count(*), sum(d) FROM (SELECT w.task_type, w.status,\n"
+	"\t    greatest(0, coalesce(w.completed_at, w.updated_at) -\n"
+	"\t    coalesce(w.started_at, w.completed_at, w.updated_at)) AS d\n"
+	"\t    FROM old_rows AS o JOIN new_rows AS w USING (seq)\n"
+	"\t    WHERE w.status IN ('SUCCESS', 'FAILED') AND o.status <> w.status)\n"
+	"\t    AS f GROUP BY 1, 2, 3;\n"
+	"\tRETURN NULL;\n"
+	"END $$;\n"
+	"CREATE OR REPLACE FUNCTION taskq_compact() RETURNS void\n"
+	"    LANGUAGE plpgsql AS $$\n"
+	"BEGIN\n"
+	"\tIF NOT pg_try_advisory_xact_lock(7370002543) THEN\n"
+	"\t\tRETURN;\n"
+	"\tEND IF;\n"
+	"\tWITH d AS (DELETE FROM count_deltas RETURNING task_type, status, n)\n"
+	"\tINSERT INTO counts (task_type, status, n)\n"
+	"\t    SELECT task_type, status, sum(n) FROM d GROUP BY 1, 2\n"
+	"\t    ON CONFLICT (task_type, status) DO UPDATE\n"
+	"\t    SET n = counts.n + excluded.n;\n"
+	"\tWITH d AS (DELETE FROM rollup_deltas\n"
+	"\t    RETURNING task_type, minute, finished, failed)\n"
+	"\tINSERT INTO finish_rollup (task_type, minute, finished, failed)\n"
+	"\t    SELECT task_type, minute, sum(finished), sum(failed) FROM d\n"
+	"\t    GROUP BY 1, 2 ON CONFLICT (task_type, minute) DO UPDATE\n"
+	"\t    SET finished = finish_rollup.finished + excluded.finished,\n"
+	"\t    failed = finish_rollup.failed + excluded.failed;\n"
+	"\tWITH d AS (DELETE FROM duration_deltas\n"
+	"\t    RETURNING task_type, outcome, le_ms, n, sum_ms)\n"
+	"\tINSERT INTO duration_hist (task_type, outcome, le_ms, n, sum_ms)\n"
+	"\t    SELECT task_type, outcome, le_ms, sum(n), sum(sum_ms) FROM d\n"
+	"\t    GROUP BY 1, 2, 3 ON CONFLICT (task_type, outcome, le_ms)\n"
+	"\t    DO UPDATE SET n = duration_hist.n + excluded.n,\n"
+	"\t    sum_ms = duration_hist.sum_ms + excluded.sum_ms;\n"
+	"END $$;\n"
+	"INSERT INTO duration_hist (task_type, outcome, le_ms, n, sum_ms)\n"
+	"    SELECT task_type, status, " DURATION_BUCKET_SQL ", count(*), sum(d)\n"
+	"    FROM (SELECT task_type, status, greatest(0, coalesce(completed_at,\n"
+	"    updated_at) - coalesce(started_at, completed_at, updated_at)) AS d\n"
+	"    FROM tasks WHERE status IN ('SUCCESS', 'FAILED')) AS f\n"
+	"    GROUP BY 1, 2, 3;\n"
 	"ANALYZE finish_rollup;\n",
 };
 
@@ -352,6 +452,7 @@ enum stmt_id {
 	ST_PURGE_IDEM,
 	ST_PURGE_ROLLUP,
 	ST_COMPACT,
+	ST_DURATION_HIST,
 	ST__MAX
 };
 
@@ -512,6 +613,14 @@ static const char *const stmt_sql[ST__MAX] = {
 	    "WHERE created_at < $1 LIMIT $2)",
 	[ST_PURGE_ROLLUP] = "DELETE FROM finish_rollup WHERE minute < $1",
 	[ST_COMPACT] = "SELECT taskq_compact()",
+	/* Ordered as the SQLite backend's (binary collation). */
+	[ST_DURATION_HIST] =
+	    "SELECT task_type, outcome, le_ms, sum(n), sum(sum_ms) "
+	    "FROM (SELECT task_type, outcome, le_ms, n, sum_ms "
+	    "FROM duration_hist UNION ALL SELECT task_type, outcome, le_ms, "
+	    "n, sum_ms FROM duration_deltas) AS h "
+	    "GROUP BY task_type, outcome, le_ms "
+	    "ORDER BY task_type COLLATE \"C\", outcome COLLATE \"C\", le_ms",
 };
 
 struct pg_store {
@@ -2641,7 +2750,10 @@ pg_runner_list(struct store *base, struct runner_info **out, size_t *n)
 	return STORE_OK;
 }
 
-/* Folds the count and rollup deltas in (skipped if another host is). */
+/*
+ * Folds the count, rollup and duration deltas in (skipped if another host
+ * is).
+ */
 static enum store_err
 compact(struct pg_store *st)
 {
@@ -3019,6 +3131,76 @@ out:
 	return err;
 }
 
+/* The bucket index of a stored bound; STORE_DURATION_BUCKETS for +Inf. */
+static size_t
+bucket_of(int64_t le_ms)
+{
+	size_t	 i;
+
+	for (i = 0; i < STORE_DURATION_BUCKETS; i++)
+		if (store_duration_bounds_ms[i] == le_ms)
+			return i;
+	return STORE_DURATION_BUCKETS;
+}
+
+/*
+ * Every (type, outcome) histogram (migration 3): the compacted table plus
+ * the deltas, summed in one statement, so one snapshot, ordered by type
+ * then outcome as the SQLite backend's.  No compaction here: the stats
+ * read that precedes it in GET /api/metrics, recovery and purge fold the
+ * deltas in often enough to keep the sum over few rows.
+ */
+static enum store_err
+pg_duration_hist(struct store *base, struct duration_hist **out, size_t *n)
+{
+	struct pg_store		*st = pq(base);
+	struct duration_hist	*h = NULL, *nh, *cur = NULL;
+	PGresult		*r;
+	enum store_err		 err = STORE_OK;
+	const char		*type, *outcome;
+	size_t			 cnt = 0, cap = 0;
+	int			 row, sv;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = run_read(st, ST_DURATION_HIST, 0, NULL, "duration histogram",
+	    &err)) == NULL)
+		return err;
+	for (row = 0; row < PQntuples(r); row++) {
+		type = PQgetvalue(r, row, 0);
+		outcome = PQgetvalue(r, row, 1);
+		if ((sv = task_status_parse(outcome)) < 0)
+			continue;
+		if (cur == NULL || strcmp(cur->task_type, type) != 0 ||
+		    cur->outcome != (enum task_status)sv) {
+			if (cnt == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				if ((nh = reallocarray(h, cap, sizeof(*h))) ==
+				    NULL) {
+					err = set_err(st, STORE_NOMEM,
+					    "duration histogram: out of memory");
+					goto out;
+				}
+				h = nh;
+			}
+			cur = &h[cnt++];
+			memset(cur, 0, sizeof(*cur));
+			snprintf(cur->task_type, sizeof(cur->task_type), "%s", type);
+			cur->outcome = (enum task_status)sv;
+		}
+		cur->n[bucket_of(get_i64(r, row, 2))] += get_i64(r, row, 3);
+		cur->count += get_i64(r, row, 3);
+		cur->sum_ms += get_i64(r, row, 4);
+	}
+	*out = h;
+	*n = cnt;
+	h = NULL;
+out:
+	PQclear(r);
+	free(h);
+	return err;
+}
+
 static enum store_err
 pg_purge(struct store *base, int64_t before_ms, size_t batch,
     int64_t *deleted)
@@ -3280,4 +3462,5 @@ const struct store_backend store_pg_backend = {
 	.integrity_check = pg_integrity_check,
 	.wakeup_fd = pg_wakeup_fd,
 	.wakeup_drain = pg_wakeup_drain,
+	.duration_hist = pg_duration_hist,
 };

@@ -102,6 +102,16 @@ with pgserver.PgServer() as pg:
             stack.eq(len(r.json()["tasks"]), 60, "tasks found by a word")
             stats = st.get("/api/stats").json()
             print("  stats: %s" % {k: v for k, v in stats.items() if k != "types"})
+            # The run-time histogram, kept by the PostgreSQL schema too.
+            r = st.get("/api/metrics")
+            stack.eq(r.status, 200, "metrics")
+            lines = r.body.decode("utf-8").splitlines()
+            hist = 'task_type="echo",outcome="SUCCESS"'
+            for want in ('taskq_task_duration_seconds_bucket{%s,le="+Inf"} 60' % hist,
+                         'taskq_task_duration_seconds_count{%s} 60' % hist,
+                         'taskq_tasks_finished_total{%s} 60' % hist):
+                stack.check(want in lines, "no %r in /api/metrics:\n%s", want,
+                            "\n".join(l for l in lines if "duration" in l))
             # One API process gone: nginx passes everything to the other.
             st._terminate(st.api_procs[0])
             for i in range(20):

@@ -81,6 +81,8 @@ with pgserver.PgServer() as pg:
             pctl = Ctl(Pg)
             stack.eq(pctl.counts(), want, "counts after the copy")
             stack.eq(pctl.get(done[0])["status"], "SUCCESS", "a copied task")
+            stack.eq(pg.psql("SELECT sum(n) FROM duration_hist WHERE outcome = 'SUCCESS'",
+                             "copied"), str(len(done)), "run-time histogram copied")
             lst = subprocess.run([stack.binary("taskq"), "-j", "-d", url, "list", "-q", "cafe"],
                                  stdout=subprocess.PIPE, timeout=30)
             stack.check(b"email" in lst.stdout, "search of a copied task: %r", lst.stdout[:300])

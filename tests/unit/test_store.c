@@ -2058,6 +2058,138 @@ test_stats(void **state)
 	assert_counts_exact(fx);
 }
 
+/*
+ * Submits, claims and finishes one task of type as outcome, its start moved
+ * shift_ms earlier first (negative: later than the finish, a clock step).
+ */
+static void
+finish_shifted(struct fix *fx, const char *type, int64_t shift_ms,
+    enum task_outcome oc)
+{
+	struct task	*p, *c;
+	char		 sql[256];
+
+	p = submit(fx->st, type, "{}", 0);
+	c = claim_one(fx->st, "r");
+	snprintf(sql, sizeof(sql), "UPDATE tasks SET started_at = started_at "
+	    "- %" PRId64 " WHERE id = '%s'", shift_ms, c->id);
+	raw_exec(fx->path, sql);
+	assert_int_equal(finish(fx->st, c, c->claim_token, oc,
+	    oc == OUTCOME_SUCCESS ? "{}" : NULL,
+	    oc == OUTCOME_SUCCESS ? NULL : "x"), STORE_OK);
+	task_free(c);
+	task_free(p);
+}
+
+/* The histograms test_duration_hist expects, in the order returned. */
+static void
+assert_duration_hist(const struct duration_hist *h, size_t n)
+{
+	size_t	 i, k;
+	int64_t	 sum;
+
+	assert_int_equal(n, 3);
+	/* Binary order of type, then outcome: "Email" < "echo", F < S. */
+	assert_string_equal(h[0].task_type, "Email");
+	assert_int_equal(h[0].outcome, TASK_SUCCESS);
+	assert_string_equal(h[1].task_type, "echo");
+	assert_int_equal(h[1].outcome, TASK_FAILED);
+	assert_string_equal(h[2].task_type, "echo");
+	assert_int_equal(h[2].outcome, TASK_SUCCESS);
+	for (i = 0; i < n; i++) {
+		sum = 0;
+		for (k = 0; k <= STORE_DURATION_BUCKETS; k++)
+			sum += h[i].n[k];
+		assert_int_equal(sum, h[i].count);
+	}
+	/* 20 s (plus the test's own run time): the 30 s bucket. */
+	assert_int_equal(h[0].count, 1);
+	assert_int_equal(h[0].n[7], 1);
+	assert_int_equal(store_duration_bounds_ms[7], 30000);
+	assert_in_range(h[0].sum_ms, 20000, 29999);
+	/* 2 h: above every bound. */
+	assert_int_equal(h[1].count, 1);
+	assert_int_equal(h[1].n[STORE_DURATION_BUCKETS], 1);
+	assert_in_range(h[1].sum_ms, 7200000, 7299999);
+	/* 1.5 s in the 2.5 s bucket; a start after the finish counts 0. */
+	assert_int_equal(h[2].count, 2);
+	assert_int_equal(h[2].n[0], 1);
+	assert_int_equal(h[2].n[4], 1);
+	assert_int_equal(store_duration_bounds_ms[4], 2500);
+	assert_in_range(h[2].sum_ms, 1500, 2499);
+}
+
+/*
+ * The run-time histogram: kept as tasks finish (not as they are cancelled
+ * or re-finished), bucketed and summed, ordered by type then outcome, and
+ * the same when migration 3 rebuilds it from the finished tasks.
+ */
+static void
+test_duration_hist(void **state)
+{
+	struct fix		*fx = *state;
+	struct duration_hist	*h = NULL, *h2 = NULL;
+	struct store		*st2 = NULL;
+	struct task		*p, *out;
+	size_t			 n = 99, n2 = 99, i;
+	int64_t			 deleted = 0;
+	char			 eb[512];
+
+	assert_int_equal(store_duration_hist_get(fx->st, &h, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_null(h);
+
+	finish_shifted(fx, "echo", 1500, OUTCOME_SUCCESS);
+	finish_shifted(fx, "echo", -10000, OUTCOME_SUCCESS);
+	finish_shifted(fx, "echo", 2 * 3600 * 1000, OUTCOME_FAILED);
+	finish_shifted(fx, "Email", 20000, OUTCOME_SUCCESS);
+	p = submit(fx->st, "echo", "{}", 0);
+	assert_int_equal(store_task_cancel(fx->st, p->id, &out), STORE_OK);
+	task_free(out);
+	task_free(p);
+
+	assert_int_equal(store_duration_hist_get(fx->st, &h, &n), STORE_OK);
+	assert_duration_hist(h, n);
+
+	/* Migration 3 again, on these finished tasks: the same histogram. */
+	if (pg_url != NULL)
+		raw_exec(fx->path, "DROP TABLE duration_hist, duration_deltas; "
+		    "UPDATE taskq_schema SET version = 2");
+	else
+		raw_exec(fx->path, "DROP TRIGGER tasks_duration_hist; "
+		    "DROP TABLE duration_hist; PRAGMA user_version = 2");
+	if (store_open(fx->path, 0, BUSY_MS, &st2, eb, sizeof(eb)) != STORE_OK)
+		fail_msg("store_open: %s", eb);
+	assert_int_equal(store_schema_version(st2), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_duration_hist_get(st2, &h2, &n2), STORE_OK);
+	assert_duration_hist(h2, n2);
+	for (i = 0; i < n; i++) {
+		assert_memory_equal(h[i].n, h2[i].n, sizeof(h[i].n));
+		assert_int_equal(h[i].sum_ms, h2[i].sum_ms);
+	}
+	/* And the re-created trigger counts the next finish. */
+	finish_shifted(fx, "Email", 20000, OUTCOME_SUCCESS);
+	free(h2);
+	assert_int_equal(store_duration_hist_get(st2, &h2, &n2), STORE_OK);
+	assert_int_equal(n2, 3);
+	assert_int_equal(h2[0].count, 2);
+	assert_int_equal(h2[0].n[7], 2);
+	free(h2);
+
+	/* Counted since creation: retention does not lower it. */
+	assert_int_equal(store_purge(fx->st, time_now_ms() + 3600 * 1000,
+	    1000, &deleted), STORE_OK);
+	assert_int_equal(deleted, 6);
+	assert_int_equal(store_duration_hist_get(st2, &h2, &n2), STORE_OK);
+	assert_int_equal(n2, 3);
+	assert_int_equal(h2[0].count, 2);
+	assert_int_equal(h2[1].count, 1);
+	assert_int_equal(h2[2].count, 2);
+	store_close(st2);
+	free(h2);
+	free(h);
+}
+
 static void
 test_query_plans(void **state)
 {
@@ -2599,6 +2731,7 @@ main(void)
 		T(test_keyset_pagination_with_inserts),
 		T(test_search),
 		T(test_stats),
+		T(test_duration_hist),
 		T(test_query_plans),
 		T(test_purge),
 		T(test_files),
@@ -2638,6 +2771,7 @@ main(void)
 		P(test_keyset_pagination_with_inserts),
 		P(test_search),
 		P(test_stats),
+		P(test_duration_hist),
 		P(test_purge),
 		P(test_files),
 		P(test_finish_invalid_outcome),

@@ -48,6 +48,17 @@ def _wait_listening(proc, port, logname, stack, timeout=15):
     return False
 
 
+def _www(stack):
+    """A copy of www/ in the state directory: the web server's workers run
+    as nobody (group root) and may not reach the source tree (a clone under
+    /root, mode 0700, say), but they reach the state directory."""
+    from stack import SRCDIR
+    www = os.path.join(stack.state, "www")
+    if not os.path.isdir(www):
+        shutil.copytree(os.path.join(SRCDIR, "www"), www)
+    return www
+
+
 def _nginx_site(stack, port):
     from stack import NGINX, SRCDIR
     ngx = os.path.join(stack.state, "nginx")
@@ -57,8 +68,8 @@ def _nginx_site(stack, port):
     _render(os.path.join(SRCDIR, "conf", "nginx", "taskq.conf"), site, [
         ("listen 80;", "listen 127.0.0.1:%d;" % port),
         ("listen [::]:80;", ""),
-        ("root %s;" % INSTALLED_WWW, "root %s;" % os.path.join(SRCDIR, "www")),
-        ("alias %s/$1;" % INSTALLED_WWW, "alias %s/$1;" % os.path.join(SRCDIR, "www")),
+        ("root %s;" % INSTALLED_WWW, "root %s;" % _www(stack)),
+        ("alias %s/$1;" % INSTALLED_WWW, "alias %s/$1;" % _www(stack)),
         ("unix:%s;" % INSTALLED_SOCKET, "unix:%s;" % stack.sock),
         ("/var/log/nginx/taskq.access.log", os.path.join(ngx, "access.log")),
         ("/var/log/nginx/taskq.error.log", os.path.join(ngx, "error.log")),
@@ -96,7 +107,7 @@ def _apache(stack, port):
     root = os.path.join(stack.state, "apache")
     os.makedirs(root, exist_ok=True)
     site = os.path.join(root, "taskq-site.conf")
-    www = os.path.join(SRCDIR, "www")
+    www = _www(stack)
     _render(os.path.join(SRCDIR, "conf", "apache", "taskq.conf"), site, [
         ("<VirtualHost *:80>", "<VirtualHost 127.0.0.1:%d>" % port),
         ('DocumentRoot "%s"' % INSTALLED_WWW, 'DocumentRoot "%s"' % www),

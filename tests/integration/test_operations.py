@@ -48,19 +48,25 @@ def test_staged_install_steps_work_literally():
     check("8081" in block, "the block no longer uses port 8081")
     port = free_port()
     script = "set -e\n" + block.replace("8081", str(port)) + "\n"
-    p = subprocess.Popen(["bash", "-c", script], cwd=src, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=900)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        raise AssertionError("timed out:\n" + out.decode()[-3000:])
-    finally:
+    # Output goes to a file, not a pipe: daemons the script started in the
+    # background would hold a pipe open after the script itself failed, and
+    # reading it to the end would wait for them.
+    log = os.path.join(TMP, "staged.log")
+    with open(log, "wb") as logf:
+        p = subprocess.Popen(["bash", "-c", script], cwd=src, stdout=logf,
+                             stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            p.wait(timeout=900)
+        except subprocess.TimeoutExpired:
             pass
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+    with open(log, "rb") as f:
+        out = f.read()
     text = out.decode("utf-8", "replace")
     check(p.returncode == 0, "exit %d:\n%s", p.returncode, text[-3000:])
     check('"status": "ok"' in text and '"database": "ok"' in text, "no healthy answer:\n%s", text[-3000:])

@@ -373,3 +373,32 @@ store_duration_hist_get(struct store *st, struct duration_hist **out, size_t *n)
 		return STORE_OK;
 	return st->be->duration_hist(st, out, n);
 }
+
+struct type_stats *
+store_stats_type(struct store_stats *ss, const char *type, size_t *cap)
+{
+	struct type_stats	*p;
+	size_t			 i;
+
+	for (i = 0; i < ss->ntypes; i++)
+		if (strncmp(ss->types[i].task_type, type,
+		    sizeof(ss->types[i].task_type) - 1) == 0)
+			return &ss->types[i];
+	if (ss->ntypes == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		if ((p = reallocarray(ss->types, *cap, sizeof(*p))) == NULL)
+			return NULL;
+		ss->types = p;
+	}
+	p = &ss->types[ss->ntypes++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->task_type, sizeof(p->task_type), "%s", type);
+	return p;
+}
+
+int
+store_stats_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct type_stats *)a)->task_type,
+	    ((const struct type_stats *)b)->task_type);
+}

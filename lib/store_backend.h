@@ -87,6 +87,16 @@ struct store_backend {
 			    size_t *);
 };
 
+/*
+ * Helpers both backends use to build struct store_stats (store.c).
+ * store_stats_type() returns the entry for type, appended (zeroed, named)
+ * if new, growing ss->types with *cap; NULL on allocation failure.
+ * store_stats_cmp() orders entries by type name, for qsort().
+ */
+struct type_stats	*store_stats_type(struct store_stats *ss, const char *type,
+			    size_t *cap);
+int			 store_stats_cmp(const void *a, const void *b);
+
 extern const struct store_backend store_sqlite_backend;
 #ifdef HAVE_LIBPQ
 extern const struct store_backend store_pg_backend;

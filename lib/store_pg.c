@@ -3020,35 +3020,6 @@ pg_type_is_paused(struct store *base, const char *type, bool *paused)
 	return STORE_OK;
 }
 
-static struct type_stats *
-stats_type(struct store_stats *ss, const char *type, size_t *cap)
-{
-	struct type_stats	*p;
-	size_t			 i;
-
-	for (i = 0; i < ss->ntypes; i++)
-		if (strncmp(ss->types[i].task_type, type,
-		    sizeof(ss->types[i].task_type) - 1) == 0)
-			return &ss->types[i];
-	if (ss->ntypes == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		if ((p = reallocarray(ss->types, *cap, sizeof(*p))) == NULL)
-			return NULL;
-		ss->types = p;
-	}
-	p = &ss->types[ss->ntypes++];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->task_type, sizeof(p->task_type), "%s", type);
-	return p;
-}
-
-static int
-stats_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct type_stats *)a)->task_type,
-	    ((const struct type_stats *)b)->task_type);
-}
-
 /*
  * The counts (compacted table plus deltas), rollup, paused types and the
  * oldest pending task, all in one REPEATABLE READ snapshot.
@@ -3080,7 +3051,7 @@ pg_stats_get(struct store *base, struct store_stats *out)
 		n = get_i64(r, row, 2);
 		if (n == 0)
 			continue;	/* a type whose tasks were all purged */
-		if ((ts = stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
+		if ((ts = store_stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
 			goto oom;
 		ts->by_status[sv] += n;
 		out->by_status[sv] += n;
@@ -3093,7 +3064,7 @@ pg_stats_get(struct store *base, struct store_stats *out)
 	    &err)) == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++) {
-		if ((ts = stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
+		if ((ts = store_stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
 			goto oom;
 		ts->finished_24h = get_i64(r, row, 1);
 		ts->failed_24h = get_i64(r, row, 2);
@@ -3105,7 +3076,7 @@ pg_stats_get(struct store *base, struct store_stats *out)
 	    "paused types", &err)) == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++) {
-		if ((ts = stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
+		if ((ts = store_stats_type(out, PQgetvalue(r, row, 0), &cap)) == NULL)
 			goto oom;
 		ts->paused = true;
 	}
@@ -3118,7 +3089,7 @@ pg_stats_get(struct store *base, struct store_stats *out)
 	PQclear(r);
 	r = NULL;
 	if (out->ntypes > 1)
-		qsort(out->types, out->ntypes, sizeof(*out->types), stats_cmp);
+		qsort(out->types, out->ntypes, sizeof(*out->types), store_stats_cmp);
 	err = tx_commit(st);
 	goto out;
 oom:

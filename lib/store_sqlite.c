@@ -2539,36 +2539,6 @@ sqlite_type_is_paused(struct store *base_, const char *type, bool *paused)
 	return err;
 }
 
-/* The stats entry for type, appended if new; NULL on allocation failure. */
-static struct type_stats *
-stats_type(struct store_stats *ss, const char *type, size_t *cap)
-{
-	struct type_stats	*p;
-	size_t			 i;
-
-	for (i = 0; i < ss->ntypes; i++)
-		if (strncmp(ss->types[i].task_type, type,
-		    sizeof(ss->types[i].task_type) - 1) == 0)
-			return &ss->types[i];
-	if (ss->ntypes == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		if ((p = reallocarray(ss->types, *cap, sizeof(*p))) == NULL)
-			return NULL;
-		ss->types = p;
-	}
-	p = &ss->types[ss->ntypes++];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->task_type, sizeof(p->task_type), "%s", type);
-	return p;
-}
-
-static int
-stats_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct type_stats *)a)->task_type,
-	    ((const struct type_stats *)b)->task_type);
-}
-
 static enum store_err
 sqlite_stats_get(struct store *base_, struct store_stats *out)
 {
@@ -2593,7 +2563,7 @@ sqlite_stats_get(struct store *base_, struct store_stats *out)
 		if (type == NULL || status == NULL ||
 		    (sv = task_status_parse(status)) < 0)
 			continue;
-		if ((ts = stats_type(out, type, &cap)) == NULL)
+		if ((ts = store_stats_type(out, type, &cap)) == NULL)
 			goto oom;
 		ts->by_status[sv] += sqlite3_column_int64(s, 2);
 		out->by_status[sv] += sqlite3_column_int64(s, 2);
@@ -2613,7 +2583,7 @@ sqlite_stats_get(struct store *base_, struct store_stats *out)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((type = (const char *)sqlite3_column_text(s, 0)) == NULL)
 			continue;
-		if ((ts = stats_type(out, type, &cap)) == NULL)
+		if ((ts = store_stats_type(out, type, &cap)) == NULL)
 			goto oom;
 		ts->finished_24h = sqlite3_column_int64(s, 1);
 		ts->failed_24h = sqlite3_column_int64(s, 2);
@@ -2632,7 +2602,7 @@ sqlite_stats_get(struct store *base_, struct store_stats *out)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((type = (const char *)sqlite3_column_text(s, 0)) == NULL)
 			continue;
-		if ((ts = stats_type(out, type, &cap)) == NULL)
+		if ((ts = store_stats_type(out, type, &cap)) == NULL)
 			goto oom;
 		ts->paused = true;
 	}
@@ -2655,7 +2625,7 @@ sqlite_stats_get(struct store *base_, struct store_stats *out)
 		goto out;
 	}
 	if (out->ntypes > 1)
-		qsort(out->types, out->ntypes, sizeof(*out->types), stats_cmp);
+		qsort(out->types, out->ntypes, sizeof(*out->types), store_stats_cmp);
 	err = tx_commit(st);
 	goto out;
 oom:

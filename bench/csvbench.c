@@ -2,7 +2,8 @@
  * csvbench: runs the data_processing engine (csvstats_analyze_fd) on one
  * file and prints the wall and CPU time, the throughput and the peak RSS of
  * the process, for bench/workers-csv.sh.  With -j it prints the result JSON
- * too.  With -g BYTES it instead writes a deterministic CSV of about that
+ * too; -t sets the threads (csv_options.threads: 0, the default, lets the
+ * engine decide from the CPUs), -s the smallest file split between two.  With -g BYTES it instead writes a deterministic CSV of about that
  * size: integer, decimal, float, boolean, plain and quoted string columns,
  * some empty values, escaped quotes and (rarely) newlines inside quotes.
  */
@@ -26,7 +27,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: csvbench [-jn] [-d delimiter] file\n"
+	fprintf(stderr, "usage: csvbench [-jn] [-d delimiter] [-s bytes] [-t threads] file\n"
 	    "       csvbench -g bytes file\n");
 	exit(2);
 }
@@ -139,7 +140,7 @@ main(int argc, char *argv[])
 	off_t			 size;
 
 	csv_options_init(&opts);
-	while ((ch = getopt(argc, argv, "d:g:jn")) != -1) {
+	while ((ch = getopt(argc, argv, "d:g:jns:t:")) != -1) {
 		switch (ch) {
 		case 'g':
 			gen = strtoull(optarg, NULL, 10);
@@ -154,6 +155,12 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			opts.has_header = false;
+			break;
+		case 's':
+			opts.split_min_bytes = strtoull(optarg, NULL, 10);
+			break;
+		case 't':
+			opts.threads = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			usage();

@@ -13,6 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@ static inline int	csvstats_record(void *, size_t, uint64_t);
 
 #define CSVSTATS_CHUNK		(256 * 1024)	/* fits the L2 cache */
 #define CSVSTATS_STEP_MAX	(64ULL * 1024 * 1024)
+#define CSVSTATS_SEEK_MAX	(16ULL * 1024 * 1024)	/* to find a line end */
 
 /* What a column can still be; a value that rules out all of them makes a string. */
 enum {
@@ -67,6 +72,7 @@ struct csvstats {
 	bool			 width_fixed;	/* the first record is complete */
 	bool			 too_wide;	/* the first record passed max_columns */
 	uint64_t		 rows, ragged;
+	uint64_t		 merged_bytes;	/* parsed by a second thread */
 	enum csv_err		 err;		/* set by the callbacks */
 	char			 errmsg[200];
 	char			*numbuf;	/* NUL-terminated copy for strtod */
@@ -462,6 +468,15 @@ csvstats_feed(struct csvstats *st, const char *buf, size_t len)
 	return csvstats_result(st, csv_core_feed(st->parser, buf, len));
 }
 
+/* Ends the input: the last record, or the error of an open quote. */
+static enum csv_err
+csvstats_end(struct csvstats *st)
+{
+	if (st->err != CSV_OK)
+		return st->err;
+	return csvstats_result(st, csv_core_finish(st->parser));
+}
+
 /*
  * A copy of s (NUL-terminated, no NUL inside) with every byte that does not
  * belong to a well-formed UTF-8 sequence replaced by U+FFFD.  Overlong forms,
@@ -703,9 +718,7 @@ csvstats_finish(struct csvstats *st, struct json_object **result)
 	size_t			 i;
 
 	*result = NULL;
-	if (st->err != CSV_OK)
-		return st->err;
-	if ((e = csvstats_result(st, csv_core_finish(st->parser))) != CSV_OK)
+	if ((e = csvstats_end(st)) != CSV_OK)
 		return e;
 	if (!csvstats_names(st))
 		goto nomem;
@@ -727,8 +740,8 @@ csvstats_finish(struct csvstats *st, struct json_object **result)
 	csvstats_add(res, "ragged_rows", json_object_new_int64((int64_t)st->ragged),
 	    false, &nomem);
 	csvstats_add(res, "bytes",
-	    json_object_new_int64((int64_t)csv_parser_bytes(st->parser)), false,
-	    &nomem);
+	    json_object_new_int64((int64_t)(csv_parser_bytes(st->parser) +
+	    st->merged_bytes)), false, &nomem);
 	if (nomem)
 		goto nomem;
 	*result = res;
@@ -756,6 +769,106 @@ csvstats_report(enum csv_err e, const struct csvstats *st, char *err,
 	return e;
 }
 
+/*
+ * Folds b, the statistics of the records that follow a's, into a, so that
+ * a holds what one pass over both would have given.  A column's type is
+ * the intersection of what each value allows (see csvstats_value), so the
+ * possible types intersect; counts add; min and max of an integer column
+ * stay integers, and become doubles as one pass would have converted them
+ * once a non-integer number came; mean and M2 combine by Chan et al.'s
+ * formula, equal to one pass's Welford figures up to rounding.
+ */
+static void
+csvstats_merge(struct csvstats *a, const struct csvstats *b)
+{
+	struct colstat		*ca;
+	const struct colstat	*cb;
+	unsigned		 poss;
+	double			 bmin, bmax, delta, na, nb, n;
+	size_t			 i;
+
+	for (i = 0; i < a->ncols; i++) {
+		ca = &a->cols[i];
+		cb = &b->cols[i];
+		poss = ca->poss & cb->poss;
+		if ((poss & POSS_NUM) && !(poss & POSS_INT) &&
+		    (ca->poss & POSS_INT) && ca->n > 0) {
+			ca->dmin = (double)ca->imin;
+			ca->dmax = (double)ca->imax;
+		}
+		if ((poss & POSS_NUM) && cb->n > 0) {
+			if (poss & POSS_INT) {
+				if (ca->n == 0 || cb->imin < ca->imin)
+					ca->imin = cb->imin;
+				if (ca->n == 0 || cb->imax > ca->imax)
+					ca->imax = cb->imax;
+			} else {
+				bmin = cb->poss & POSS_INT ? (double)cb->imin :
+				    cb->dmin;
+				bmax = cb->poss & POSS_INT ? (double)cb->imax :
+				    cb->dmax;
+				/* Strictly: of equal values (0 and -0) the first stays. */
+				if (ca->n == 0 || bmin < ca->dmin)
+					ca->dmin = bmin;
+				if (ca->n == 0 || bmax > ca->dmax)
+					ca->dmax = bmax;
+			}
+			if (ca->n == 0) {
+				ca->mean = cb->mean;
+				ca->m2 = cb->m2;
+			} else {
+				na = (double)ca->n;
+				nb = (double)cb->n;
+				n = na + nb;
+				delta = cb->mean - ca->mean;
+				ca->mean += delta * (nb / n);
+				ca->m2 += cb->m2 + delta * delta * (na * nb / n);
+			}
+			ca->n += cb->n;
+		}
+		ca->poss = poss;
+		ca->non_empty += cb->non_empty;
+		ca->empty += cb->empty;
+	}
+	a->rows += b->rows;
+	a->ragged += b->ragged;
+	a->merged_bytes += csv_parser_bytes(b->parser) + b->merged_bytes;
+}
+
+/*
+ * The second thread's part of a split file: from the split point to the
+ * end of the file, into statistics of its own.  Once started, only the
+ * fields marked (mtx) are shared, and stop.
+ */
+struct csvstats_half {
+	struct csvstats	*st;
+	char		*buf;
+	int		 fd;
+	uint64_t	 off;		/* next pread offset; the end once finished */
+	pthread_t	 thread;
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cv;		/* signalled after each read and at the end */
+	uint64_t	 done;		/* (mtx) bytes read */
+	bool		 finished;	/* (mtx) */
+	enum csv_err	 err;		/* (mtx) its outcome, once finished */
+	atomic_bool	 stop;		/* the first thread asks it to stop */
+};
+
+/* What the calling thread reads, and the progress of both threads. */
+struct csvstats_reader {
+	struct csvstats		*st;
+	char			*buf;
+	int			 fd;
+	bool			 positional;	/* pread from off, else read(2) */
+	uint64_t		 off;		/* input offset of the next read */
+	uint64_t		 done;		/* bytes parsed, a merged half's too */
+	uint64_t		 total;		/* expected size, 0 if unknown */
+	uint64_t		 shown, next, step;
+	csvstats_progress_fn	 progress;
+	void			*arg;
+	struct csvstats_half	*half;		/* running, or NULL */
+};
+
 /* The progress interval for a total: 1% or 64 MiB, whichever is smaller. */
 static uint64_t
 csvstats_step(uint64_t total)
@@ -765,63 +878,385 @@ csvstats_step(uint64_t total)
 	return total / 100 > 0 ? total / 100 : 1;
 }
 
+/*
+ * Reports progress if due, other being the bytes the second thread has
+ * read.  Never reports less than before: after a wrong guess the first
+ * thread reads again what the second had counted.  Returns false (the
+ * error set) when the callback asks to stop.
+ */
+static bool
+csvstats_tick(struct csvstats_reader *r, uint64_t other)
+{
+	uint64_t	 done = r->done + other;
+
+	if (r->progress == NULL || done < r->next)
+		return true;
+	if (done < r->shown)
+		done = r->shown;
+	r->shown = done;
+	r->next = done + r->step;
+	/* A file that grew past its size: never above 100%. */
+	if (r->progress(r->arg, done, r->total == 0 ? 0 :
+	    r->total > done ? r->total : done)) {
+		r->st->err = CSV_ECANCELLED;
+		snprintf(r->st->errmsg, sizeof(r->st->errmsg), "cancelled");
+		return false;
+	}
+	return true;
+}
+
+static uint64_t
+csvstats_half_done(struct csvstats_half *h)
+{
+	uint64_t	 done;
+
+	pthread_mutex_lock(&h->mtx);
+	done = h->done;
+	pthread_mutex_unlock(&h->mtx);
+	return done;
+}
+
+/*
+ * Reads and parses input up to offset limit (positional reads; UINT64_MAX
+ * for all) or to the end of input, whichever comes first; with width,
+ * only until the first record is complete, in small reads that leave some
+ * of the input before limit to the rest (at least half of what is left:
+ * the first record usually fits in the first 4 KiB).  Returns CSV_OK at
+ * the limit or the end of input (*eof set), else the error.
+ */
+static enum csv_err
+csvstats_pump(struct csvstats_reader *r, uint64_t limit, bool width, bool *eof)
+{
+	struct csvstats	*st = r->st;
+	size_t		 want;
+	ssize_t		 n;
+	enum csv_err	 e;
+
+	*eof = false;
+	while (!(width && st->width_fixed)) {
+		want = CSVSTATS_CHUNK;
+		if (r->positional) {
+			if (r->off >= limit)
+				break;
+			if (limit - r->off < want)
+				want = (size_t)(limit - r->off);
+			if (width && want > 8192)
+				want = 8192;
+			if (width && want > 1)
+				want /= 2;
+			n = pread(r->fd, r->buf, want, (off_t)r->off);
+		} else
+			n = read(r->fd, r->buf, want);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			st->err = CSV_EIO;
+			snprintf(st->errmsg, sizeof(st->errmsg), "read: %s",
+			    strerror(errno));
+			return CSV_EIO;
+		}
+		if (n == 0) {
+			*eof = true;
+			break;
+		}
+		r->off += (uint64_t)n;
+		r->done += (uint64_t)n;
+		if ((e = csvstats_feed(st, r->buf, (size_t)n)) != CSV_OK)
+			return e;
+		if (!csvstats_tick(r, r->half != NULL ?
+		    csvstats_half_done(r->half) : 0))
+			return CSV_ECANCELLED;
+	}
+	return CSV_OK;
+}
+
+/*
+ * Where the second thread starts: just after the first line end (CR, LF or
+ * CR LF) at or after mid, read through buf.  0 when there is none before
+ * the end of the file or within CSVSTATS_SEEK_MAX, or on a read error (the
+ * split is only an optimisation).
+ */
+static uint64_t
+csvstats_split_point(int fd, uint64_t mid, uint64_t size, char *buf)
+{
+	uint64_t	 off = mid, x;
+	ssize_t		 n, i;
+	char		 c;
+
+	while (off < size && off - mid < CSVSTATS_SEEK_MAX) {
+		if ((n = pread(fd, buf, CSVSTATS_CHUNK, (off_t)off)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		for (i = 0; i < n && buf[i] != '\n' && buf[i] != '\r'; i++)
+			continue;
+		if (i == n) {
+			off += (uint64_t)n;
+			continue;
+		}
+		x = off + (uint64_t)i + 1;
+		if (buf[i] == '\r') {
+			if (i + 1 < n)
+				c = buf[i + 1];
+			else if (pread(fd, &c, 1, (off_t)x) != 1)
+				return 0;
+			if (c == '\n')
+				x++;
+		}
+		return x < size ? x : 0;
+	}
+	return 0;
+}
+
+static void *
+csvstats_half_run(void *arg)
+{
+	struct csvstats_half	*h = arg;
+	enum csv_err		 e;
+	ssize_t			 n;
+
+	for (;;) {
+		if (atomic_load_explicit(&h->stop, memory_order_relaxed)) {
+			e = CSV_ECANCELLED;
+			break;
+		}
+		if ((n = pread(h->fd, h->buf, CSVSTATS_CHUNK, (off_t)h->off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = CSV_EIO;	/* the first thread will meet it too */
+			break;
+		}
+		if (n == 0) {
+			e = csvstats_end(h->st);
+			break;
+		}
+		h->off += (uint64_t)n;
+		e = csvstats_feed(h->st, h->buf, (size_t)n);
+		pthread_mutex_lock(&h->mtx);
+		h->done += (uint64_t)n;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->mtx);
+		if (e != CSV_OK)
+			break;
+	}
+	pthread_mutex_lock(&h->mtx);
+	h->err = e;
+	h->finished = true;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mtx);
+	return NULL;
+}
+
+/* Frees a half that is not running (NULL is a no-op). */
+static void
+csvstats_half_free(struct csvstats_half *h, bool sync)
+{
+	if (h == NULL)
+		return;
+	if (sync) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mtx);
+	}
+	csvstats_free(h->st);
+	free(h->buf);
+	free(h);
+}
+
+/*
+ * Starts the second thread at x, the first record (the width) known.  On
+ * any failure the first thread simply reads on alone: r->half stays NULL.
+ */
+static void
+csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
+{
+	struct csvstats_half	*h;
+	struct csv_parser	*p;
+	sigset_t		 all, old;
+	enum csv_err		 e;
+	size_t			 i;
+	int			 rc;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return;
+	h->fd = r->fd;
+	h->off = x;
+	atomic_init(&h->stop, false);
+	if ((h->buf = malloc(CSVSTATS_CHUNK)) == NULL ||
+	    (h->st = csvstats_new(&r->st->opts, &e)) == NULL) {
+		csvstats_half_free(h, false);
+		return;
+	}
+	for (i = 0; i < r->st->ncols; i++)
+		if (!csvstats_add_column(h->st)) {
+			csvstats_half_free(h, false);
+			return;
+		}
+	/* Data records only, at the width the first record set; no BOM here. */
+	h->st->width_fixed = true;
+	p = h->st->parser;
+	p->bom_done = true;
+	p->base = p->line_off = x - start;
+	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
+		csvstats_half_free(h, false);
+		return;
+	}
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mtx);
+		csvstats_half_free(h, false);
+		return;
+	}
+	/* Signals stay with the calling thread, as without the split. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&h->thread, NULL, csvstats_half_run, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		csvstats_half_free(h, true);
+		return;
+	}
+	r->half = h;
+}
+
+/*
+ * The first thread has reached the split point (or the end of input, eof):
+ * waits for the second, reporting progress meanwhile, and merges its
+ * statistics if the guess held -- the first thread's parser is then
+ * outside quotes at the start of a record -- and the second half ended
+ * without error.  Sets *merged accordingly; the half is gone on return.
+ * Returns CSV_ECANCELLED if the progress callback asked to stop.
+ */
+static enum csv_err
+csvstats_half_join(struct csvstats_reader *r, bool eof, bool *merged)
+{
+	struct csvstats_half	*h = r->half;
+	const struct csv_parser	*p = r->st->parser;
+	enum csv_err		 herr, e = CSV_OK;
+	uint64_t		 seen = 0;
+	bool			 ok, fin;
+
+	*merged = false;
+	ok = !eof && p->err == CSV_OK && p->state == ST_FIELD && p->col == 0;
+	if (!ok)
+		atomic_store(&h->stop, true);
+	for (;;) {
+		pthread_mutex_lock(&h->mtx);
+		if (!h->finished && h->done == seen)
+			pthread_cond_wait(&h->cv, &h->mtx);
+		fin = h->finished;
+		seen = h->done;
+		herr = h->err;
+		pthread_mutex_unlock(&h->mtx);
+		if (fin)
+			break;
+		if (ok && e == CSV_OK && !csvstats_tick(r, seen)) {
+			e = CSV_ECANCELLED;
+			atomic_store(&h->stop, true);
+		}
+	}
+	pthread_join(h->thread, NULL);
+	if (ok && e == CSV_OK && herr == CSV_OK) {
+		csvstats_merge(r->st, h->st);
+		r->done += h->done;
+		r->off = h->off;
+		*merged = true;
+	}
+	csvstats_half_free(h, true);
+	r->half = NULL;
+	return e;
+}
+
+/* Threads for opts->threads: 0 asks the CPUs this process may run on. */
+static unsigned
+csvstats_threads(unsigned want)
+{
+	cpu_set_t	 set;
+	long		 n;
+
+	if (want == 0) {
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		else
+			n = sysconf(_SC_NPROCESSORS_ONLN);
+		want = n >= 2 ? 2 : 1;
+	}
+	return want > 2 ? 2 : want;
+}
+
 enum csv_err
 csvstats_analyze_fd(int fd, uint64_t size_hint, const struct csv_options *opts,
     csvstats_progress_fn progress, void *arg, struct json_object **result,
     char *err, size_t errlen)
 {
-	struct csvstats	*st = NULL;
-	struct stat	 sb;
-	char		*buf = NULL;
-	uint64_t	 done = 0, next, step;
-	ssize_t		 n;
-	enum csv_err	 e;
+	struct csvstats_reader	 r;
+	struct stat		 sb;
+	uint64_t		 split_min, x = 0;
+	off_t			 start = -1;
+	enum csv_err		 e;
+	bool			 eof = false, merged = false;
 
 	*result = NULL;
-	if (size_hint == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-		size_hint = (uint64_t)sb.st_size;
-	next = step = csvstats_step(size_hint);
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.progress = progress;
+	r.arg = arg;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (size_hint == 0)
+			size_hint = (uint64_t)sb.st_size;
+		split_min = opts->split_min_bytes != 0 ? opts->split_min_bytes :
+		    CSVSTATS_SPLIT_MIN_DEFAULT;
+		if (csvstats_threads(opts->threads) > 1 &&
+		    (start = lseek(fd, 0, SEEK_CUR)) != -1 &&
+		    sb.st_size > start &&
+		    (uint64_t)(sb.st_size - start) >= split_min) {
+			r.positional = true;
+			r.off = (uint64_t)start;
+		}
+	}
+	r.total = size_hint;
+	r.next = r.step = csvstats_step(size_hint);
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((st = csvstats_new(opts, &e)) == NULL)
+	if ((r.st = csvstats_new(opts, &e)) == NULL)
 		goto out;
-	if ((buf = malloc(CSVSTATS_CHUNK)) == NULL) {
+	if ((r.buf = malloc(CSVSTATS_CHUNK)) == NULL) {
 		e = CSV_ENOMEM;
-		csvstats_nomem(st);
+		csvstats_nomem(r.st);
 		goto out;
 	}
-	for (;;) {
-		if ((n = read(fd, buf, CSVSTATS_CHUNK)) == -1) {
-			if (errno == EINTR)
-				continue;
-			e = CSV_EIO;
-			snprintf(st->errmsg, sizeof(st->errmsg), "read: %s",
-			    strerror(errno));
+	if (r.positional)
+		x = csvstats_split_point(fd, (uint64_t)start +
+		    (uint64_t)(sb.st_size - start) / 2, (uint64_t)sb.st_size,
+		    r.buf);
+	if (x != 0) {
+		/* The first record first: the second thread needs the width. */
+		if ((e = csvstats_pump(&r, x, true, &eof)) != CSV_OK)
 			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((e = csvstats_feed(st, buf, (size_t)n)) != CSV_OK)
+		if (!eof && r.off < x)
+			csvstats_half_start(&r, x, (uint64_t)start);
+		if ((e = csvstats_pump(&r, x, false, &eof)) != CSV_OK)
 			goto out;
-		done += (uint64_t)n;
-		if (progress != NULL && done >= next) {
-			/* A file that grew past its size: never above 100%. */
-			if (progress(arg, done, size_hint == 0 ? 0 :
-			    size_hint > done ? size_hint : done)) {
-				e = CSV_ECANCELLED;
-				snprintf(st->errmsg, sizeof(st->errmsg), "cancelled");
-				goto out;
-			}
-			next = done + step;
-		}
+		if (r.half != NULL &&
+		    (e = csvstats_half_join(&r, eof, &merged)) != CSV_OK)
+			goto out;
 	}
-	if ((e = csvstats_finish(st, result)) != CSV_OK)
+	if (!merged && !eof &&
+	    (e = csvstats_pump(&r, UINT64_MAX, false, &eof)) != CSV_OK)
+		goto out;
+	if ((e = csvstats_finish(r.st, result)) != CSV_OK)
 		goto out;
 	if (progress != NULL)
-		(void)progress(arg, done, done);
+		(void)progress(arg, r.done, r.done);
 out:
-	e = csvstats_report(e, st, err, errlen);
-	free(buf);
-	csvstats_free(st);
+	if (r.half != NULL) {
+		atomic_store(&r.half->stop, true);
+		pthread_join(r.half->thread, NULL);
+		csvstats_half_free(r.half, true);
+	}
+	if (r.positional)
+		(void)lseek(fd, (off_t)r.off, SEEK_SET);
+	e = csvstats_report(e, r.st, err, errlen);
+	free(r.buf);
+	csvstats_free(r.st);
 	return e;
 }
 

@@ -47,6 +47,7 @@
 
 #define CSVSTATS_MAX_COLUMNS_DEFAULT	16384
 #define CSVSTATS_NAME_MAX		1024	/* bytes of a header name kept */
+#define CSVSTATS_SPLIT_MIN_DEFAULT	(4ULL * 1024 * 1024)
 
 struct json_object;
 
@@ -82,11 +83,22 @@ void		 csvstats_free(struct csvstats *st);	/* NULL is a no-op */
 
 /*
  * Analyses everything read from fd (borrowed, not closed; read from its
- * current offset in 256 KiB read(2)s) into *result (caller owns).
- * size_hint is the expected size for progress; 0 asks fstat.  progress may
- * be NULL.  On error returns the code, *result is NULL and err holds a
+ * current offset in 256 KiB reads, and left at the end) into *result
+ * (caller owns).  size_hint is the expected size for progress; 0 asks
+ * fstat.  progress may be NULL; it is only ever called from the calling
+ * thread.  On error returns the code, *result is NULL and err holds a
  * message for the user (the line for malformed input, "read: <errno
  * text>" for CSV_EIO).
+ *
+ * A regular file of at least opts->split_min_bytes is parsed by two
+ * threads when opts->threads allows (see csv.h): the second starts at the
+ * first line end after the middle, guessing that it is outside quotes, and
+ * its statistics are merged once the first thread, reaching that point,
+ * finds the guess right.  If it was wrong, or the second half holds an
+ * error, the second half is parsed again by the calling thread, so errors
+ * name the same line as in one pass.  The result is that of one pass,
+ * except that mean and stddev may differ in the last bits (the two halves'
+ * are combined by Chan et al.'s formula).
  */
 enum csv_err	 csvstats_analyze_fd(int fd, uint64_t size_hint,
 		    const struct csv_options *opts, csvstats_progress_fn progress,

@@ -1150,6 +1150,435 @@ test_stats_chunked(void **state)
 	free(in);
 }
 
+/* ---- two threads on a file (csvstats_analyze_fd) ---- */
+
+/* One csvstats_analyze_fd run over a temporary file. */
+struct fdrun {
+	struct json_object	*res;
+	enum csv_err		 e;
+	char			 err[256];
+	struct prog		 p;
+	off_t			 end;		/* the descriptor's offset after */
+};
+
+/*
+ * Analyses in, written to a temporary file after prefix bytes of junk that
+ * the descriptor's offset skips, with the given threads and split size.
+ */
+static void
+fd_run(const char *in, size_t len, size_t prefix, unsigned threads,
+    uint64_t split_min, uint64_t cancel_after, struct fdrun *r)
+{
+	struct csv_options	 o;
+	char			 path[] = "/tmp/test_csv_split.XXXXXX";
+	size_t			 i;
+	int			 fd;
+
+	memset(r, 0, sizeof(*r));
+	r->p.cancel_after = cancel_after;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	for (i = 0; i < prefix; i++)
+		assert_int_equal(write(fd, "\"", 1), 1);
+	assert_int_equal(write(fd, in, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, (off_t)prefix, SEEK_SET), (off_t)prefix);
+	csv_options_init(&o);
+	o.threads = threads;
+	o.split_min_bytes = split_min;
+	r->e = csvstats_analyze_fd(fd, 0, &o, on_progress, &r->p, &r->res,
+	    r->err, sizeof(r->err));
+	r->end = lseek(fd, 0, SEEK_CUR);
+	close(fd);
+}
+
+/* Whether two numbers (or nulls) agree within a relative 1e-12. */
+static bool
+close_enough(struct json_object *a, struct json_object *b)
+{
+	double	 x, y;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	x = json_object_get_double(a);
+	y = json_object_get_double(b);
+	return x == y || fabs(x - y) <= 1e-12 * fmax(fabs(x), fabs(y));
+}
+
+/*
+ * The two results are the same: everything bit for bit, except mean and
+ * stddev, which the merge of two halves may round differently.
+ */
+static void
+assert_same_stats(struct json_object *a, struct json_object *b,
+    const char *what)
+{
+	static const char *const exact[] = { "name", "type", "non_empty",
+	    "empty", "min", "max" };
+	static const char *const top[] = { "rows", "ragged_rows", "bytes" };
+	struct json_object	*ca, *cb, *x, *y, *va, *vb;
+	size_t			 i, k, n;
+
+	for (k = 0; k < 3; k++)
+		if (!json_object_equal(json_object_object_get(a, top[k]),
+		    json_object_object_get(b, top[k])))
+			goto differ;
+	ca = json_object_object_get(a, "columns");
+	cb = json_object_object_get(b, "columns");
+	if ((n = json_object_array_length(ca)) != json_object_array_length(cb))
+		goto differ;
+	for (i = 0; i < n; i++) {
+		x = json_object_array_get_idx(ca, i);
+		y = json_object_array_get_idx(cb, i);
+		if (json_object_object_length(x) != json_object_object_length(y))
+			goto differ;
+		for (k = 0; k < 6; k++) {
+			va = json_object_object_get(x, exact[k]);
+			vb = json_object_object_get(y, exact[k]);
+			if (!json_object_equal(va, vb) || (va != NULL && vb != NULL &&
+			    strcmp(json_object_to_json_string(va),
+			    json_object_to_json_string(vb)) != 0))
+				goto differ;
+		}
+		if (!close_enough(json_object_object_get(x, "mean"),
+		    json_object_object_get(y, "mean")) ||
+		    !close_enough(json_object_object_get(x, "stddev"),
+		    json_object_object_get(y, "stddev")))
+			goto differ;
+	}
+	return;
+differ:
+	fail_msg("%s:\none pass    %s\ntwo threads %s", what,
+	    json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN),
+	    json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+}
+
+/*
+ * in analysed by one thread and by two (split whatever the size), from a
+ * descriptor at offset prefix: the same outcome, the same error message,
+ * the descriptor left at the end.  Returns the split run's result (caller
+ * puts it), NULL on error.
+ */
+static struct json_object *
+check_split(const char *in, size_t len, size_t prefix, const char *what)
+{
+	struct fdrun	 one, two;
+
+	fd_run(in, len, prefix, 1, 0, 0, &one);
+	fd_run(in, len, prefix, 2, 1, 0, &two);
+	if (one.e != two.e || strcmp(one.err, two.err) != 0)
+		fail_msg("%s: one pass %d \"%s\", two threads %d \"%s\"", what,
+		    (int)one.e, one.err, (int)two.e, two.err);
+	if (one.e == CSV_OK) {
+		assert_same_stats(one.res, two.res, what);
+		assert_int_equal(two.p.last, len);
+		assert_int_equal(two.p.total, len);
+		assert_int_equal(two.end, (off_t)(prefix + len));
+	}
+	assert_int_equal(one.end, (off_t)(prefix + len));
+	json_object_put(one.res);
+	return two.res;
+}
+
+/* The input of rows generated rows, each line ending in eol. */
+static char *
+split_csv(size_t rows, const char *eol, size_t *lenp)
+{
+	char	*in, *w;
+	size_t	 i;
+
+	in = malloc(rows * 64 + 64);
+	assert_non_null(in);
+	w = in + sprintf(in, "i,d,b,s%s", eol);
+	for (i = 0; i < rows; i++)
+		w += sprintf(w, "%zu,%zu.%02zu,%s,\"s,%zu\"%s", i * 7919 % 1000,
+		    i % 97, i % 100, i % 3 ? "true" : "FALSE", i, eol);
+	*lenp = (size_t)(w - in);
+	return in;
+}
+
+static void
+test_split_same_result(void **state)
+{
+	struct json_object	*res;
+	struct fdrun		 r;
+	char			*in;
+	size_t			 len;
+
+	(void)state;
+	/* LF, CR LF, CR only; from offset 0 and from inside the file. */
+	in = split_csv(5000, "\n", &len);
+	res = check_split(in, len, 0, "LF");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 5000);
+	assert_string_equal(col_str(res, 1, "type"), "number");
+	assert_string_equal(col_str(res, 2, "type"), "boolean");
+	json_object_put(res);
+	json_object_put(check_split(in, len, 17, "LF, from offset 17"));
+	free(in);
+	in = split_csv(5000, "\r\n", &len);
+	json_object_put(check_split(in, len, 0, "CR LF"));
+	free(in);
+	in = split_csv(5000, "\r", &len);
+	res = check_split(in, len, 0, "CR");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 5000);
+	json_object_put(res);
+	free(in);
+
+	/* Smaller than the default split size: one thread, same result. */
+	in = split_csv(50, "\n", &len);
+	fd_run(in, len, 0, 2, 0, 0, &r);
+	assert_int_equal(r.e, CSV_OK);
+	json_object_put(check_split(in, len, 0, "small"));
+	json_object_put(r.res);
+	free(in);
+
+	/* A header only, one row, a BOM, an empty file, no line end at all. */
+	json_object_put(check_split("a,b,c\n", 6, 0, "header only"));
+	json_object_put(check_split("a,b,c", 5, 0, "header, no line end"));
+	json_object_put(check_split("a,b\n1,2\n", 8, 0, "one row"));
+	json_object_put(check_split("a,b\r\n1,2", 8, 0, "one row, no end"));
+	json_object_put(check_split("\xef\xbb\xbf" "a\n1\n2\n3\n", 11, 0, "BOM"));
+	json_object_put(check_split("", 0, 0, "empty"));
+	json_object_put(check_split("\n\n\n\n", 4, 0, "blank lines"));
+	json_object_put(check_split("a\r\n\r\n\r\n1\r\n", 11, 0, "blank CR LF"));
+}
+
+/* Each column's type over both halves is the type of one pass. */
+static void
+test_split_type_merge(void **state)
+{
+	/* First half, second half: integer/number, number/integer, ... */
+	static const char *const half[2][8] = {
+		{ "5", "2.5", "", "7", "true", "-3", "0", "x" },
+		{ "1.25", "-4", "9", "x", "FALSE", "", "-0.0", "" },
+	};
+	struct json_object	*res;
+	char			*in, *w;
+	size_t			 len, i, k, h;
+
+	(void)state;
+	in = malloc(64 * 1024);
+	assert_non_null(in);
+	w = in + sprintf(in, "a,b,c,d,e,f,g,h\n");
+	for (h = 0; h < 2; h++)
+		for (i = 0; i < 500; i++) {
+			for (k = 0; k < 8; k++)
+				w += sprintf(w, "%s%s", k ? "," : "", half[h][k]);
+			*w++ = '\n';
+		}
+	len = (size_t)(w - in);
+	res = check_split(in, len, 0, "type merge");
+	assert_string_equal(col_str(res, 0, "type"), "number");
+	assert_true(col_num(res, 0, "min") == 1.25);
+	assert_true(col_num(res, 0, "max") == 5.0);
+	assert_string_equal(col_str(res, 1, "type"), "number");
+	assert_true(col_num(res, 1, "min") == -4.0);
+	assert_string_equal(col_str(res, 2, "type"), "integer");
+	assert_int_equal(json_object_get_int(json_object_object_get(col(res,
+	    2), "min")), 9);
+	assert_string_equal(col_str(res, 3, "type"), "string");
+	assert_string_equal(col_str(res, 4, "type"), "boolean");
+	assert_string_equal(col_str(res, 5, "type"), "integer");
+	assert_string_equal(col_str(res, 6, "type"), "number");
+	assert_string_equal(col_str(res, 7, "type"), "string");
+	json_object_put(res);
+	free(in);
+}
+
+/*
+ * The guess that the middle is outside quotes is wrong: a quoted field
+ * with line ends spans the middle, or a line end inside quotes sits right
+ * at it.  The first thread parses the rest itself; same result.
+ */
+static void
+test_split_wrong_guess(void **state)
+{
+	struct json_object	*res;
+	char			*in, *w;
+	size_t			 len, i, shift;
+
+	(void)state;
+	in = malloc(64 * 1024);
+	assert_non_null(in);
+	for (shift = 0; shift < 12; shift++) {
+		w = in + sprintf(in, "n,s\n");
+		for (i = 0; i < 200; i++)
+			w += sprintf(w, "%zu,plain\n", i);
+		/* The multi-line field, with quotes and line ends of each kind. */
+		w += sprintf(w, "-1,\"a\nb,\"\"c\"\"\r\n,d\r\"");
+		w += sprintf(w, "\n");
+		for (i = 0; i < 200 - 5 * shift; i++)
+			w += sprintf(w, "%zu,\"q\"\n", i);
+		len = (size_t)(w - in);
+		res = check_split(in, len, 0, "quotes across the middle");
+		json_object_put(res);
+	}
+	/* A line end inside quotes exactly at the middle. */
+	w = in + sprintf(in, "n,s\n1,\"");
+	memset(w, 'x', 100);
+	w += 100;
+	*w++ = '\n';
+	memset(w, 'y', 100);
+	w += 100;
+	w += sprintf(w, "\"\n2,z\n");
+	len = (size_t)(w - in);
+	assert_int_equal(in[len / 2], '\n');
+	res = check_split(in, len, 0, "line end in quotes at the middle");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 2);
+	json_object_put(res);
+	/* The second "half" is the inside of an unterminated quote. */
+	w = in + sprintf(in, "n,s\n1,\"");
+	memset(w, 'x', 100);
+	w += 100;
+	w += sprintf(w, "\n2,3\n4,5\n6,7\n");
+	len = (size_t)(w - in);
+	json_object_put(check_split(in, len, 0, "unterminated across the middle"));
+	free(in);
+}
+
+/* Errors in either half name the line and column of one pass. */
+static void
+test_split_errors(void **state)
+{
+	static const char *const bad[] = { "x\"y", "\"a\"b", "\"open" };
+	struct fdrun		 r;
+	char			*in, want[64];
+	size_t			 len, i, at, k, line;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		in = split_csv(4000, "\n", &len);
+		/* Overwrite a field of a row in the second half, then the first. */
+		for (at = len * 3 / 4; in[at] != '\n'; at++)
+			continue;
+		memcpy(in + at + 1, bad[i], strlen(bad[i]));
+		assert_null(check_split(in, len, 0, bad[i]));
+		for (k = 0, line = 2; k < at; k++)
+			line += in[k] == '\n';
+		/* "open runs to the next quote, on the same line. */
+		if (i < 2)
+			snprintf(want, sizeof(want), "line %zu, column %d: ",
+			    line, i == 0 ? 2 : 4);
+		else
+			snprintf(want, sizeof(want), "line %zu, column ", line);
+		fd_run(in, len, 0, 2, 1, 0, &r);
+		assert_int_equal(r.e, CSV_ESYNTAX);
+		if (strncmp(r.err, want, strlen(want)) != 0)
+			fail_msg("\"%s\", want \"%s...\"", r.err, want);
+		for (at = len / 4; in[at] != '\n'; at++)
+			continue;
+		memcpy(in + at + 1, bad[i], strlen(bad[i]));
+		assert_null(check_split(in, len, 0, bad[i]));
+		free(in);
+	}
+	/* NUL in the second half; an unterminated quote at the very end. */
+	in = split_csv(4000, "\r\n", &len);
+	in[len - 10] = '\0';
+	assert_null(check_split(in, len, 0, "NUL"));
+	in[len - 10] = 'x';
+	in[len - 3] = '"';
+	assert_null(check_split(in, len, 0, "quote at the end"));
+	free(in);
+}
+
+/* Random inputs of every family, quotes with line ends, ragged rows. */
+static void
+test_split_random(void **state)
+{
+	static const char *const fam[5][6] = {
+		{ "1", "-2", "007", "0", "+5", "\"42\"" },
+		{ "3.5", ".5", "1e3", "-0.25", "2.", "99999999999999999999" },
+		{ "true", "FALSE", "True", "\"false\"", "true", "false" },
+		{ "x", "\"a,b\"", "\"q\"\"\"", "\"l\nm\"", " ", "\"\r\"" },
+		{ "", "\"\"", "", "1", "", "\"\"" },
+	};
+	static const char *const eol[4] = { "\n", "\r\n", "\r", "\n" };
+	char		 in[4000];
+	const char	*t;
+	size_t		 len, cols, k;
+	unsigned	 seed = 7, f;
+	int		 iter, rows, r;
+
+	(void)state;
+	for (iter = 0; iter < 1500; iter++) {
+		len = 0;
+		cols = 1 + (size_t)(rand_r(&seed) % 5);
+		rows = rand_r(&seed) % 60;
+		for (r = 0; r <= rows && len < sizeof(in) - 200; r++) {
+			for (k = 0; k < cols + (rand_r(&seed) % 9 == 0); k++) {
+				f = (unsigned)(k + (size_t)iter) % 5;
+				if (rand_r(&seed) % 20 == 0)
+					f = 4;
+				else if (rand_r(&seed) % 60 == 0)
+					f = (unsigned)rand_r(&seed) % 5;
+				t = r == 0 ? "h" : fam[f][rand_r(&seed) % 6];
+				len += (size_t)sprintf(in + len, "%s%s", k ? "," : "", t);
+			}
+			len += (size_t)sprintf(in + len, "%s",
+			    eol[rand_r(&seed) % 4]);
+		}
+		if (iter % 10 == 0 && len > 0)
+			len -= (size_t)(rand_r(&seed) % len);	/* cut anywhere */
+		json_object_put(check_split(in, len, (size_t)(iter % 3),
+		    "random"));
+	}
+}
+
+/* Progress of both threads: monotone, at most the total, ending at it. */
+static void
+test_split_progress(void **state)
+{
+	struct fdrun	 r;
+	char		*in, *half;
+	size_t		 len, a;
+
+	(void)state;
+	in = big_csv(400000, &len);
+	assert_true(len > 2 * CSVSTATS_SPLIT_MIN_DEFAULT);
+	fd_run(in, len, 0, 2, 0, 0, &r);	/* on_progress checks the order */
+	assert_int_equal(r.e, CSV_OK);
+	assert_int_equal(r.p.last, len);
+	assert_int_equal(r.p.total, len);
+	assert_true(r.p.calls >= 2 && r.p.calls <= 102);
+	assert_int_equal(json_object_get_int(json_object_object_get(r.res,
+	    "rows")), 400000);
+	json_object_put(r.res);
+
+	/* Cancelled at the first report, and half way. */
+	fd_run(in, len, 0, 2, 0, 2, &r);
+	assert_int_equal(r.e, CSV_ECANCELLED);
+	assert_null(r.res);
+	assert_string_equal(r.err, "cancelled");
+	fd_run(in, len, 0, 2, 0, 10, &r);
+	assert_int_equal(r.e, CSV_ECANCELLED);
+	assert_null(r.res);
+
+	/*
+	 * A wrong guess: a line end in quotes exactly at the middle.  The
+	 * count goes on from where it was, never back.
+	 */
+	half = big_csv(200000, &a);
+	in = realloc(in, 2 * a + 14);
+	assert_non_null(in);
+	memcpy(in, half, a);
+	memcpy(in + a, "1,2.5,\"\nyyyyyyyyyy\"\n", 20);
+	memcpy(in + a + 20, half + 6, a - 6);
+	len = 2 * a + 14;
+	assert_int_equal(in[len / 2], '\n');
+	free(half);
+	fd_run(in, len, 0, 2, 0, 0, &r);
+	assert_int_equal(r.e, CSV_OK);
+	assert_int_equal(r.p.last, len);
+	assert_int_equal(json_object_get_int(json_object_object_get(r.res,
+	    "rows")), 400001);
+	json_object_put(r.res);
+
+	free(in);
+}
+
 int
 main(void)
 {
@@ -1180,6 +1609,12 @@ main(void)
 		cmocka_unit_test(test_analyze_fd_and_path),
 		cmocka_unit_test(test_stats_chunked),
 		cmocka_unit_test(test_stats_random_differential),
+		cmocka_unit_test(test_split_same_result),
+		cmocka_unit_test(test_split_type_merge),
+		cmocka_unit_test(test_split_wrong_guess),
+		cmocka_unit_test(test_split_errors),
+		cmocka_unit_test(test_split_random),
+		cmocka_unit_test(test_split_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

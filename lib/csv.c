@@ -68,6 +68,11 @@ csv_parser_new(const struct csv_options *opts, csv_field_fn field,
 	p->record = record;
 	p->arg = arg;
 	p->line = p->rec_line = 1;
+#if defined(CSV_HAVE_AVX2)
+	/* TASKQ_CSV_SIMD=sse2 keeps the SSE2 path, for tests and benchmarks. */
+	p->avx2 = csv_cpu_avx2() && (getenv("TASKQ_CSV_SIMD") == NULL ||
+	    strcmp(getenv("TASKQ_CSV_SIMD"), "sse2") != 0);
+#endif
 	p->plain[d] = p->plain['"'] = p->plain['\n'] = p->plain['\r'] =
 	    p->plain['\0'] = 1;
 	p->quoted['"'] = p->quoted['\n'] = p->quoted['\r'] = p->quoted['\0'] = 1;

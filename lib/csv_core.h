@@ -31,6 +31,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__SSE2__) && defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CSV_HAVE_AVX2	1	/* an AVX2 fast path, chosen at run time */
+#endif
 
 #include "csv.h"
 
@@ -53,6 +57,7 @@ struct csv_parser {
 	csv_record_fn	 record;
 	void		*arg;
 	enum csv_err	 err;		/* sticky */
+	bool		 avx2;		/* the CPU has AVX2 and PCLMUL */
 	char		 errmsg[160];
 	enum csv_state	 state;
 	size_t		 col;		/* 0-based index of the current field */
@@ -314,47 +319,29 @@ cb:
 
 /*
  * Many fields at once, from a field boundary s with at least 64 bytes
- * ahead: classifies the 64 bytes into bit masks (quotes, delimiters, line
- * ends, NULs), finds which bytes are inside quotes by a prefix XOR of the
- * quote mask, and so every terminator outside quotes without a dependency
- * from one field to the next.  The quotes are valid when every opening
- * quote follows a terminator, the block start or a closing quote ("" inside
- * a field), and every closing quote precedes a terminator or an opening
- * quote.  Fields from the first invalid byte on, fields with a line end
- * inside quotes, and the field cut by the block end are left to the
- * per-field path: it returns the boundary after the last field it took
- * (s if none), or NULL when a callback stopped.
+ * ahead, given the 64 bytes classified into bit masks (quotes q,
+ * delimiters d, line ends nl, NULs z) and which bytes are inside quotes
+ * (in, a prefix XOR of q): every terminator outside quotes is known
+ * without a dependency from one field to the next.  The quotes are valid
+ * when every opening quote follows a terminator, the block start or a
+ * closing quote ("" inside a field), and every closing quote precedes a
+ * terminator or an opening quote.  Fields from the first invalid byte on,
+ * fields with a line end inside quotes, and the field cut by the block end
+ * are left to the per-field path: it returns the boundary after the last
+ * field it took (s if none), or NULL when a callback stopped.  Inlined
+ * into each classifier below, so that both get the handlers inlined too.
  */
-static const char *
-csv_block(struct csv_parser *p, const char *s, const char *end)
+static inline __attribute__((always_inline)) const char *
+csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
+    uint64_t d, uint64_t nl, uint64_t z, uint64_t in)
 {
-	const __m128i	 vd = _mm_set1_epi8(p->opts.delimiter);
-	const __m128i	 vq = _mm_set1_epi8('"');
-	const __m128i	 vn = _mm_set1_epi8('\n');
-	const __m128i	 vr = _mm_set1_epi8('\r');
-	const __m128i	 vz = _mm_setzero_si128();
 	const size_t	 max = p->opts.max_field_bytes;
-	uint64_t	 q = 0, d = 0, nl = 0, z = 0, in, t, o, c, bad, esc, bit;
+	uint64_t	 t, o, c, bad, esc, bit;
 	size_t		 col = p->col, len;
-	unsigned	 i, fi, k;
+	unsigned	 i, fi;
 	const char	*e, *v, *r;
-	__m128i		 x;
 	char		*w;
 
-	for (k = 0; k < 4; k++) {
-		x = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
-		q |= CSV_EQ(x, vq) << (16 * k);
-		d |= CSV_EQ(x, vd) << (16 * k);
-		nl |= ((uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
-		    _mm_cmpeq_epi8(x, vn), _mm_cmpeq_epi8(x, vr)))) << (16 * k);
-		z |= CSV_EQ(x, vz) << (16 * k);
-	}
-	in = q ^ (q << 1);
-	in ^= in << 2;
-	in ^= in << 4;
-	in ^= in << 8;
-	in ^= in << 16;
-	in ^= in << 32;			/* bit i: odd number of quotes in 0..i */
 	if ((t = (d | nl) & ~in) == 0)
 		return s;
 	o = q & in;
@@ -415,6 +402,102 @@ cb:
 	p->err = CSV_ECALLBACK;
 	snprintf(p->errmsg, sizeof(p->errmsg), "stopped by callback");
 	return NULL;
+}
+
+/* csv_walk over the 64 bytes at s, classified 16 bytes at a time. */
+static const char *
+csv_block(struct csv_parser *p, const char *s, const char *end)
+{
+	const __m128i	 vd = _mm_set1_epi8(p->opts.delimiter);
+	const __m128i	 vq = _mm_set1_epi8('"');
+	const __m128i	 vn = _mm_set1_epi8('\n');
+	const __m128i	 vr = _mm_set1_epi8('\r');
+	const __m128i	 vz = _mm_setzero_si128();
+	uint64_t	 q = 0, d = 0, nl = 0, z = 0, in;
+	unsigned	 k;
+	__m128i		 x;
+
+	for (k = 0; k < 4; k++) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
+		q |= CSV_EQ(x, vq) << (16 * k);
+		d |= CSV_EQ(x, vd) << (16 * k);
+		nl |= ((uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(x, vn), _mm_cmpeq_epi8(x, vr)))) << (16 * k);
+		z |= CSV_EQ(x, vz) << (16 * k);
+	}
+	in = q ^ (q << 1);
+	in ^= in << 2;
+	in ^= in << 4;
+	in ^= in << 8;
+	in ^= in << 16;
+	in ^= in << 32;			/* bit i: odd number of quotes in 0..i */
+	return csv_walk(p, s, end, q, d, nl, z, in);
+}
+#endif
+
+#if defined(CSV_HAVE_AVX2)
+/* Bit i set where byte i of the 32 at x equals v. */
+#define CSV_EQ32(x, v)	((uint64_t)(uint32_t)_mm256_movemask_epi8( \
+			    _mm256_cmpeq_epi8((x), (v))))
+
+/*
+ * csv_walk over the 64 bytes at s, classified 32 bytes at a time, with
+ * the prefix XOR as one carry-less multiplication by all ones.
+ */
+static inline __attribute__((target("avx2,pclmul"))) const char *
+csv_block_avx2(struct csv_parser *p, const char *s, const char *end)
+{
+	const __m256i	 vd = _mm256_set1_epi8(p->opts.delimiter);
+	const __m256i	 vq = _mm256_set1_epi8('"');
+	const __m256i	 vn = _mm256_set1_epi8('\n');
+	const __m256i	 vr = _mm256_set1_epi8('\r');
+	const __m256i	 vz = _mm256_setzero_si256();
+	const __m256i	 x0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
+	const __m256i	 x1 = _mm256_loadu_si256(
+			    (const __m256i *)(const void *)(s + 32));
+	uint64_t	 q, d, nl, z, in;
+
+	q = CSV_EQ32(x0, vq) | CSV_EQ32(x1, vq) << 32;
+	d = CSV_EQ32(x0, vd) | CSV_EQ32(x1, vd) << 32;
+	nl = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_cmpeq_epi8(x0, vn), _mm256_cmpeq_epi8(x0, vr))) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_cmpeq_epi8(x1, vn), _mm256_cmpeq_epi8(x1, vr))) << 32;
+	z = CSV_EQ32(x0, vz) | CSV_EQ32(x1, vz) << 32;
+	in = (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(
+	    _mm_set_epi64x(0, (long long)q), _mm_set1_epi8(-1), 0));
+	return csv_walk(p, s, end, q, d, nl, z, in);
+}
+
+/* csv_fast (below) with the AVX2 classifier. */
+static __attribute__((target("avx2,pclmul"))) const char *
+csv_fast_avx2(struct csv_parser *p, const char *s, const char *end)
+{
+	const char	*r;
+
+	while (s < end) {
+		while (end - s >= 64) {
+			if ((r = csv_block_avx2(p, s, end)) == NULL)
+				return NULL;
+			if (r == s)
+				break;
+			s = r;
+		}
+		if (s == end)
+			break;
+		if ((r = csv_field1(p, s, end)) == NULL || r == s)
+			return r;
+		s = r;
+	}
+	return s;
+}
+
+/* Whether this CPU can run csv_fast_avx2 (csv_parser_new asks). */
+static inline bool
+csv_cpu_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
 }
 #endif
 
@@ -589,9 +672,16 @@ csv_parse(struct csv_parser *p, const char *buf, size_t len)
 				continue;
 			}
 		}
-		if (p->state == ST_FIELD &&
-		    ((s = csv_fast(p, s, end)) == NULL || s == end))
-			break;
+		if (p->state == ST_FIELD) {
+#if defined(CSV_HAVE_AVX2)
+			s = p->avx2 ? csv_fast_avx2(p, s, end) :
+			    csv_fast(p, s, end);
+#else
+			s = csv_fast(p, s, end);
+#endif
+			if (s == NULL || s == end)
+				break;
+		}
 		if ((s = csv_slow(p, s, end)) == NULL)
 			break;
 	}

@@ -28,7 +28,8 @@
 #include "csv.h"
 #include "csvstats.h"
 
-static inline int	csvstats_field(void *, const char *, size_t, size_t);
+static inline __attribute__((always_inline)) int
+		csvstats_field(void *, const char *, size_t, size_t);
 static inline int	csvstats_record(void *, size_t, uint64_t);
 
 /* The parser core with our handlers called directly, see csv_core.h. */
@@ -219,7 +220,7 @@ csvstats_number_slow(struct csvstats *st, const char *v, size_t len,
  * The common case first: at most 18 digits in all, so the mantissa cannot
  * overflow, and no exponent.  Anything else goes to csvstats_number_slow.
  */
-static inline enum num_kind
+static inline __attribute__((always_inline)) enum num_kind
 csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
     double *dp)
 {
@@ -261,7 +262,7 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	return NUM_FLOAT;
 }
 
-static bool
+static inline __attribute__((always_inline)) bool
 csvstats_is_bool(const char *v, size_t len)
 {
 	if (len == 4)
@@ -289,8 +290,11 @@ csvstats_welford(struct colstat *c, double x)
 	c->m2 += delta * (x - c->mean);
 }
 
-/* Folds one non-empty value into a column that may still be typed. */
-static void
+/*
+ * Folds one non-empty value into a column that may still be typed.
+ * Inlined: the call alone cost 8% of the instructions of a pass.
+ */
+static inline __attribute__((always_inline)) void
 csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
     size_t len)
 {
@@ -336,7 +340,7 @@ other:
 		c->poss = 0;
 }
 
-static inline int
+static inline __attribute__((always_inline)) int
 csvstats_field(void *arg, const char *v, size_t len, size_t col)
 {
 	struct csvstats	*st = arg;

@@ -6,7 +6,9 @@
 # reads it once so both tools find it in the page cache, then runs each tool
 # CSV_BENCH_RUNS times (default 3), interleaved, and prints the medians of the
 # wall times, the ratio and the peak memory of both.  The target is a ratio of
-# at most 3.  Run from the build directory (or set TASKQ_BUILDDIR).
+# at most 3.  The analyzer runs as the runner's child would (two threads when
+# the process may use two CPUs) and, for comparison, with one thread (-t 1).
+# Run from the build directory (or set TASKQ_BUILDDIR).
 set -eu
 
 BUILDDIR=${TASKQ_BUILDDIR:-$(pwd)}
@@ -52,10 +54,12 @@ lines=$(wc -l <"$csv")
 
 : >"$tmp/wc.t"
 : >"$tmp/csv.t"
+: >"$tmp/csv1.t"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
 	measure /dev/null wc -l "$csv" >>"$tmp/wc.t"
 	measure "$tmp/csv.out" "$bin" "$csv" >>"$tmp/csv.t"
+	measure "$tmp/csv1.out" "$bin" -t 1 "$csv" >>"$tmp/csv1.t"
 	i=$((i + 1))
 done
 
@@ -70,10 +74,18 @@ wc_med=$(awk '{ print $1 }' "$tmp/wc.t" | median)
 wc_cpu=$(awk '{ print $2 }' "$tmp/wc.t" | median)
 csv_med=$(awk '{ print $1 }' "$tmp/csv.t" | median)
 csv_cpu=$(awk '{ print $2 }' "$tmp/csv.t" | median)
-csv_rss=$(awk '{ for (i = 1; i < NF; i++) if ($i == "maxrss_kb") print $(i + 1) }' \
-    "$tmp/csv.out" | sort -n | tail -n 1)
+csv1_med=$(awk '{ print $1 }' "$tmp/csv1.t" | median)
+csv1_cpu=$(awk '{ print $2 }' "$tmp/csv1.t" | median)
+rss() {
+	awk '{ for (i = 1; i < NF; i++) if ($i == "maxrss_kb") print $(i + 1) }' \
+	    "$1" | sort -n | tail -n 1
+}
+csv_rss=$(rss "$tmp/csv.out")
+csv1_rss=$(rss "$tmp/csv1.out")
 ratio=$(echo "$csv_med $wc_med" | awk '{ printf "%.2f", $1 / $2 }')
 cpu_ratio=$(echo "$csv_cpu $wc_cpu" | awk '{ printf "%.2f", $1 / $2 }')
+ratio1=$(echo "$csv1_med $wc_med" | awk '{ printf "%.2f", $1 / $2 }')
+cpu_ratio1=$(echo "$csv1_cpu $wc_cpu" | awk '{ printf "%.2f", $1 / $2 }')
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 
 echo "== Workers: CSV (data_processing) =="
@@ -82,6 +94,10 @@ echo "runs:      $RUNS each, interleaved, page cache warm; medians; load $load"
 echo "wc -l:     wall ${wc_med}s  cpu ${wc_cpu}s  peak RSS ${wc_rss} KiB"
 echo "analyzer:  wall ${csv_med}s  cpu ${csv_cpu}s  peak RSS ${csv_rss} KiB" \
     "($(echo "$bytes $csv_med" | awk '{ printf "%.0f", $1 / 1e6 / $2 }') MB/s)"
+echo "1 thread:  wall ${csv1_med}s  cpu ${csv1_cpu}s  peak RSS ${csv1_rss} KiB" \
+    "($(echo "$bytes $csv1_med" | awk '{ printf "%.0f", $1 / 1e6 / $2 }') MB/s)"
 echo "ratio:     ${ratio}x wc -l in wall time, ${cpu_ratio}x in CPU time (target <= 3)"
-echo "all runs (wall cpu rss): wc -l: $(tr '\n' ';' <"$tmp/wc.t")"
-echo "                     analyzer: $(tr '\n' ';' <"$tmp/csv.t")"
+echo "1 thread:  ${ratio1}x wc -l in wall time, ${cpu_ratio1}x in CPU time"
+echo "all runs (wall cpu): wc -l: $(tr '\n' ';' <"$tmp/wc.t")"
+echo "                  analyzer: $(tr '\n' ';' <"$tmp/csv.t")"
+echo "                  1 thread: $(tr '\n' ';' <"$tmp/csv1.t")"

@@ -6,8 +6,6 @@
  */
 #include <config.h>
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -26,113 +24,7 @@
 #include "store.h"
 #include "runner.h"
 
-#define CHILD_REPORT_FD	3	/* the report pipe's number in the child */
 #define CHILD_READ_MAX	(64 * 1024)
-
-/* Moves fd to a number >= 10, so the dup2() to 0..3 cannot clobber it. */
-static int
-child_fd_high(int fd)
-{
-	int	 nfd;
-
-	if ((nfd = fcntl(fd, F_DUPFD, 10)) == -1)
-		_exit(127);
-	return nfd;
-}
-
-static void
-child_close_from(int lowfd)
-{
-	long	 max, fd;
-
-	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
-		return;
-	/* Kernels before 5.9: close one by one up to the limit. */
-	if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 65536)
-		max = 65536;
-	for (fd = lowfd; fd < max; fd++)
-		(void)close((int)fd);
-}
-
-static void
-child_limit(int resource, rlim_t soft, rlim_t hard)
-{
-	struct rlimit	 rl;
-
-	rl.rlim_cur = soft;
-	rl.rlim_max = hard;
-	if (setrlimit(resource, &rl) == -1)
-		fprintf(stderr, "taskq-runner child: setrlimit: %s\n", strerror(errno));
-}
-
-/*
- * The child's side of the fork: isolate, then run the worker and leave with
- * _exit() (never exit(): the stdio buffers and atexit handlers are the
- * runner's).  Runs in a copy of a single-threaded process, so allocating is
- * safe here.
- */
-static void __attribute__((noreturn))
-child_main(struct task *task, const struct config *cfg, bool test_hooks,
-    worker_fn worker, pid_t parent, int rw, int ew)
-{
-	struct worker_ctx	 ctx;
-	struct sigaction	 sa;
-	sigset_t		 set;
-	int			 sig, nul;
-
-	/* Own process group, so that a kill reaches whatever it spawns. */
-	(void)setpgid(0, 0);
-
-	/* Die with the runner; the runner may have died before the prctl. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-		_exit(126);
-
-	/* Fresh signal state: default dispositions, nothing blocked. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* fails for KILL, STOP: fine */
-	sigemptyset(&set);
-	(void)sigprocmask(SIG_SETMASK, &set, NULL);
-
-	/* Descriptors: 0 /dev/null, 1 and 2 the stderr pipe, 3 the report pipe. */
-	rw = child_fd_high(rw);
-	ew = child_fd_high(ew);
-	if ((nul = open("/dev/null", O_RDWR)) == -1)
-		_exit(127);
-	nul = child_fd_high(nul);
-	if (dup2(nul, STDIN_FILENO) == -1 || dup2(ew, STDOUT_FILENO) == -1 ||
-	    dup2(ew, STDERR_FILENO) == -1 || dup2(rw, CHILD_REPORT_FD) == -1)
-		_exit(127);
-	child_close_from(CHILD_REPORT_FD + 1);
-
-	/*
-	 * AddressSanitizer has reserved terabytes of address space for its
-	 * shadow memory, so under RLIMIT_AS every later allocation would
-	 * fail: a --enable-sanitizers build (for tests only) leaves
-	 * child_max_memory unapplied, and the tests of it skip.
-	 */
-#ifndef __SANITIZE_ADDRESS__
-	if (cfg->child_max_memory > 0)
-		child_limit(RLIMIT_AS, (rlim_t)cfg->child_max_memory,
-		    (rlim_t)cfg->child_max_memory);
-#endif
-	if (cfg->child_max_cpu_s > 0)
-		child_limit(RLIMIT_CPU, (rlim_t)cfg->child_max_cpu_s,
-		    (rlim_t)cfg->child_max_cpu_s + 1);
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.fd = CHILD_REPORT_FD;
-	ctx.task = task;
-	ctx.cfg = cfg;
-	ctx.test_hooks = test_hooks;
-	ctx.last_progress = -1;
-	worker(&ctx);
-	if (!ctx.done)
-		worker_fail(&ctx, "worker returned without a result", false);
-	_exit(0);
-}
 
 static int
 child_nonblock(int fd)
@@ -153,6 +45,17 @@ child_nonblock(int fd)
 struct child *
 child_spawn(struct task *task, const struct config *cfg, bool test_hooks)
 {
+	return child_spawn_via(task, cfg, test_hooks, NULL);
+}
+
+/*
+ * The same, through the spawner when sp is not NULL, the task's type is one
+ * it runs and it is up; otherwise (or when it refuses) forked here.
+ */
+struct child *
+child_spawn_via(struct task *task, const struct config *cfg, bool test_hooks,
+    struct spawner *sp)
+{
 	struct child	*c = NULL;
 	int		 rp[2] = { -1, -1 }, ep[2] = { -1, -1 }, serrno;
 	pid_t		 parent, pid;
@@ -170,17 +73,23 @@ child_spawn(struct task *task, const struct config *cfg, bool test_hooks)
 		log_warn("task %s: pipe", task->id);
 		goto fail;
 	}
-	parent = getpid();
-	if ((pid = fork()) == -1) {
-		log_warn("task %s: fork", task->id);
-		goto fail;
+	pid = -1;
+	if (sp != NULL && spawn_type_ok(task) && spawner_ensure(sp) &&
+	    (pid = spawner_spawn(sp, task, cfg, test_hooks, rp[1], ep[1])) > 0)
+		c->spawned = true;
+	if (!c->spawned) {
+		parent = getpid();
+		if ((pid = fork()) == -1) {
+			log_warn("task %s: fork", task->id);
+			goto fail;
+		}
+		if (pid == 0)
+			child_run(task, cfg, test_hooks, worker, parent, rp[1],
+			    ep[1]);
+		/* Both sides set the group, so it is set whichever runs first. */
+		if (setpgid(pid, pid) == -1 && errno != EACCES && errno != ESRCH)
+			log_warn("task %s: setpgid %d", task->id, (int)pid);
 	}
-	if (pid == 0)
-		child_main(task, cfg, test_hooks, worker, parent, rp[1], ep[1]);
-
-	/* Both sides set the group, so it is set whichever runs first. */
-	if (setpgid(pid, pid) == -1 && errno != EACCES && errno != ESRCH)
-		log_warn("task %s: setpgid %d", task->id, (int)pid);
 	close(rp[1]);
 	close(ep[1]);
 	c->rfd = rp[0];
@@ -460,6 +369,15 @@ child_conclude(struct child *c, const struct config *cfg)
 		return;
 	case CHILD_END_TIMEOUT:
 		c->fin.error = child_strdupf("timed out after %d s", c->task->timeout_s);
+		return;
+	case CHILD_END_SPAWNER:
+		if (c->reported && c->proto_error == NULL)
+			break;	/* it had finished: its report stands */
+		/* Killed with the spawner, through no fault of its own. */
+		c->fin.outcome = OUTCOME_LOST;
+		c->fin.retry_at = time_now_ms();
+		c->fin.error = strdup("the runner's spawner process died before "
+		    "the task finished");
 		return;
 	case CHILD_END_NONE:
 		break;

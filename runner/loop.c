@@ -50,6 +50,7 @@ struct runner {
 	struct store		*store;
 	struct runner_info	 info;
 	bool			 test_hooks;	/* TASKQ_TEST_HOOKS=1 */
+	struct spawner		 sp;		/* the fork server (spawn.c) */
 
 	struct child		**kids;		/* one per busy slot */
 	size_t			 nkids;
@@ -313,6 +314,70 @@ runner_kid_by_pid(struct runner *r, pid_t pid)
 	return NULL;
 }
 
+/* A child has exited (reaped by us or by the spawner) with status. */
+static void
+runner_kid_exited(struct runner *r, struct child *c, int status)
+{
+	pid_t	 pid = c->pid;
+
+	c->exited = true;
+	c->status = status;
+	c->pid = 0;
+	child_drain(c);
+	/* Whatever the worker left in its group goes with it. */
+	(void)kill(-pid, SIGKILL);
+	child_conclude(c, r->cfg);
+	r->run_ms_avg = r->run_ms_avg * 0.9 +
+	    (double)(mono_ms() - c->started) * 0.1;
+	log_debug("task %s: child %d exited (status %#x) after %lld ms",
+	    c->task->id, (int)pid, status,
+	    (long long)(mono_ms() - c->started));
+}
+
+/*
+ * The spawner is gone, and with it (PR_SET_PDEATHSIG) every child it ran
+ * whose exit it had not reported: those are concluded as killed, and
+ * requeued unless they had reported (child_conclude).
+ */
+static void
+runner_spawner_lost(struct runner *r)
+{
+	struct child	*c;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < r->nkids; i++) {
+		c = r->kids[i];
+		if (!c->spawned || c->exited)
+			continue;
+		if (c->end == CHILD_END_NONE)
+			c->end = CHILD_END_SPAWNER;
+		runner_kid_exited(r, c, SIGKILL);	/* as if WTERMSIG 9 */
+		n++;
+	}
+	if (n > 0)
+		log_warnx("%zu task(s) ran under the lost spawner", n);
+	r->wake = true;
+}
+
+/* The exits the spawner reported, and its loss. */
+static void
+runner_spawner_read(struct runner *r)
+{
+	struct spawn_msg	 m;
+	struct child		*c;
+	int			 rc;
+
+	while ((rc = spawner_next(&r->sp, &m)) == 1) {
+		if ((c = runner_kid_by_pid(r, m.pid)) == NULL || !c->spawned) {
+			log_debug("spawner reaped unknown child %d", (int)m.pid);
+			continue;
+		}
+		runner_kid_exited(r, c, m.value);
+	}
+	if (rc == -1)
+		runner_spawner_lost(r);
+}
+
 /* Reaps every exited child; each one's outcome is then ready to write. */
 static void
 runner_reap(struct runner *r)
@@ -327,22 +392,16 @@ runner_reap(struct runner *r)
 			continue;
 		if (pid <= 0)
 			return;
-		if ((c = runner_kid_by_pid(r, pid)) == NULL) {
+		if (r->sp.pid > 0 && pid == r->sp.pid) {
+			spawner_reaped(&r->sp, status);
+			runner_spawner_read(r);
+			continue;
+		}
+		if ((c = runner_kid_by_pid(r, pid)) == NULL || c->spawned) {
 			log_debug("reaped unknown child %d", (int)pid);
 			continue;
 		}
-		c->exited = true;
-		c->status = status;
-		c->pid = 0;
-		child_drain(c);
-		/* Whatever the worker left in its group goes with it. */
-		(void)kill(-pid, SIGKILL);
-		child_conclude(c, r->cfg);
-		r->run_ms_avg = r->run_ms_avg * 0.9 +
-		    (double)(mono_ms() - c->started) * 0.1;
-		log_debug("task %s: child %d exited (status %#x) after %lld ms",
-		    c->task->id, (int)pid, status,
-		    (long long)(mono_ms() - c->started));
+		runner_kid_exited(r, c, status);
 	}
 }
 
@@ -850,7 +909,8 @@ runner_claim(struct runner *r)
 	/* Commits come in bursts: one claim per burst is enough. */
 	r->next_claim_ok = mono_ms() + (r->wake ? 0 : WAKE_DEBOUNCE_MS);
 	for (i = 0; i < n; i++) {
-		if ((c = child_spawn(tasks[i], r->cfg, r->test_hooks)) == NULL) {
+		if ((c = child_spawn_via(tasks[i], r->cfg, r->test_hooks,
+		    &r->sp)) == NULL) {
 			/*
 			 * Hand it back (as an interrupted run: attempt + 1, or
 			 * FAILED "runner lost" when exhausted) and claim
@@ -870,12 +930,16 @@ runner_claim(struct runner *r)
 			task_free(tasks[i]);
 			continue;
 		}
-		log_debug("task %s (%s, attempt %d): started child %d",
-		    c->task->id, c->task->task_type, c->task->attempt, (int)c->pid);
+		log_debug("task %s (%s, attempt %d): started child %d%s",
+		    c->task->id, c->task->task_type, c->task->attempt,
+		    (int)c->pid, c->spawned ? " (spawner)" : "");
 		r->kids[r->nkids++] = c;
 		r->n_started++;
 	}
 	free(tasks);
+	/* Exits the spawner reported while we waited for its answers. */
+	if (spawner_pending(&r->sp))
+		runner_spawner_read(r);
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -910,6 +974,9 @@ runner_timeout(struct runner *r, int64_t now)
 	int64_t	 t = now + 3600 * 1000;
 	size_t	 i;
 	bool	 dirty = false;
+
+	if (spawner_pending(&r->sp))
+		return 0;
 
 	t = min64(t, r->next_beat);
 	if (r->watchdog_ms > 0)
@@ -962,8 +1029,8 @@ runner_loop(struct runner *r)
 		if (r->draining && r->nkids == 0)
 			break;
 
-		if (cap < 3 + 2 * r->nkids) {
-			cap = 3 + 2 * r->nkids + 16;
+		if (cap < 4 + 2 * r->nkids) {
+			cap = 4 + 2 * r->nkids + 16;
 			if ((np = reallocarray(pfd, cap, sizeof(*pfd))) == NULL)
 				fatal("reallocarray");
 			pfd = np;
@@ -989,6 +1056,11 @@ runner_loop(struct runner *r)
 			r->wake = true;
 		if ((wfd = store_wakeup_fd(r->store)) != -1) {
 			pfd[npfd].fd = wfd;
+			pfd[npfd].events = POLLIN;
+			owner[npfd++] = NULL;
+		}
+		if (r->sp.fd != -1) {
+			pfd[npfd].fd = r->sp.fd;
 			pfd[npfd].events = POLLIN;
 			owner[npfd++] = NULL;
 		}
@@ -1023,12 +1095,16 @@ runner_loop(struct runner *r)
 					if (store_wakeup_drain(r->store))
 						r->wake = true;
 				}
+				else if (pfd[i].fd == r->sp.fd && owner[i] == NULL)
+					runner_spawner_read(r);
 				else if (owner[i] != NULL)
 					child_read(owner[i], pfd[i].fd);
 			}
 		}
 		/* A child's exit may come before its SIGCHLD is read. */
 		runner_reap(r);
+		if (spawner_pending(&r->sp))
+			runner_spawner_read(r);
 
 		now = mono_ms();
 		runner_deadlines(r, now);
@@ -1086,6 +1162,13 @@ runner_run(const struct runner_opts *opts, struct config *cfg)
 		log_warnx("TASKQ_TEST_HOOKS=1: test hooks are active (never in production)");
 
 	/*
+	 * The spawner first, while this process is small (its fork is the
+	 * only one from here that precedes an exec).
+	 */
+	spawner_init(&r.sp);
+	(void)spawner_ensure(&r.sp);
+
+	/*
 	 * Opening races with other processes opening the same file (switching
 	 * to WAL mode can report busy without waiting): retry for a while.
 	 */
@@ -1134,6 +1217,10 @@ runner_run(const struct runner_opts *opts, struct config *cfg)
 	    (unsigned long long)r.n_started, (unsigned long long)r.n_finished,
 	    (unsigned long long)r.n_writes, (long long)r.worst_write_ms,
 	    r.worst_write_op != NULL ? r.worst_write_op : "none");
+	if (r.sp.spawned > 0)
+		log_info("%llu task(s) started through the spawner",
+		    (unsigned long long)r.sp.spawned);
+	spawner_stop(&r.sp);
 	free(r.kids);
 	if (r.ifd != -1)
 		close(r.ifd);

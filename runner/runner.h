@@ -186,6 +186,117 @@ void	 worker_data(struct worker_ctx *);
 void	 worker_email(struct worker_ctx *);
 void	 worker_image(struct worker_ctx *);
 
+/* isolate.c */
+
+#define CHILD_REPORT_FD	3	/* the report pipe's number in the child */
+
+/*
+ * In a freshly forked child of parent: isolates it (own process group,
+ * PR_SET_PDEATHSIG, default signal dispositions and an empty mask, 0 =
+ * /dev/null, 1 and 2 = ew, 3 = rw and nothing else, RLIMIT_AS and
+ * RLIMIT_CPU from cfg), runs worker and _exit()s.
+ */
+void	 child_run(struct task *, const struct config *, bool test_hooks,
+	    worker_fn, pid_t parent, int rw, int ew) __attribute__((noreturn));
+
+/* spawn.c (the runner's side) and spawner.c (taskq-spawner) */
+
+/*
+ * The spawner is a small fork server, a separate executable linked with
+ * libc, json-c and the echo worker only, started by the runner (fork and
+ * exec, so it holds none of the runner's memory or shared libraries).
+ * Forking a task child from it costs a fraction of a fork of the runner,
+ * whose hundred shared libraries (libvips, libcurl, libpq and theirs) make
+ * every fork copy some six hundred mappings.  The runner sends it one
+ * request per task on a SOCK_SEQPACKET socket, with the child's report and
+ * stderr pipes attached (SCM_RIGHTS); it forks, the child isolates itself
+ * as child_run() does, and the spawner answers with the child's pid, and
+ * later with its wait status.  Only types whose worker the spawner links
+ * (spawn_type_ok) go through it; every other task, and every task while the
+ * spawner is unavailable, is forked by the runner as before.
+ *
+ * Lifetime: the spawner has PR_SET_PDEATHSIG(SIGKILL) on the runner and its
+ * children on the spawner, so a kill -9 of the runner takes them all.  The
+ * spawner ignores SIGTERM, SIGINT and SIGHUP (the runner's shutdown decides
+ * when children stop) and exits at EOF on its socket, killing its
+ * children's process groups.  When it dies first, the runner requeues what
+ * ran under it (OUTCOME_LOST) and starts a new one at most once a second.
+ */
+#define SPAWN_FD		3	/* the socket's number in the spawner */
+#define SPAWN_MSG_MAX		(64 * 1024)	/* a larger request: forked directly */
+#define SPAWN_MAGIC		0x74717370u	/* "tqsp", protocol version 1 */
+
+/* Runner to spawner: this, then id, type and parameters (no NULs). */
+struct spawn_req {
+	uint32_t	 magic;
+	uint32_t	 id_len;
+	uint32_t	 type_len;
+	uint32_t	 params_len;
+	int32_t		 attempt;
+	int32_t		 timeout_s;
+	int32_t		 progress;
+	int32_t		 max_cpu_s;	/* cfg->child_max_cpu_s */
+	int64_t		 max_memory;	/* cfg->child_max_memory */
+	int32_t		 test_hooks;
+	int32_t		 pad;
+};
+
+enum spawn_ev {
+	SPAWN_READY = 1,	/* the spawner runs: pid = its own */
+	SPAWN_STARTED,		/* a request's child runs: pid */
+	SPAWN_FAILED,		/* a request refused: value = errno */
+	SPAWN_EXITED,		/* a child ended: pid, value = wait status */
+};
+
+/* Spawner to runner: answers come in the order of the requests. */
+struct spawn_msg {
+	int32_t		 type;		/* enum spawn_ev */
+	int32_t		 pid;
+	int32_t		 value;
+	int32_t		 pad;
+};
+
+struct spawner {
+	pid_t		 pid;		/* 0: not running */
+	int		 fd;		/* socket, -1 when not running */
+	bool		 disabled;	/* not found or TASKQ_SPAWNER=none */
+	bool		 lost;		/* it died: its children need requeueing */
+	int64_t		 retry_at;	/* monotonic ms of the next start */
+	struct spawn_msg *q;		/* exits read while awaiting an answer */
+	size_t		 nq, qcap, qoff;
+	uint64_t	 spawned;	/* children started through it */
+};
+
+void	 spawner_init(struct spawner *);
+/* Starts it if it is not running and may be (re)started now. */
+bool	 spawner_ensure(struct spawner *);
+/* Whether a task of this type and size can go through the spawner. */
+bool	 spawn_type_ok(const struct task *);
+/*
+ * Asks the spawner for a child of task with pipes rw and ew; the pid, or -1
+ * with errno set (ENOMEM, EAGAIN...: fork the task directly instead).  A
+ * broken spawner is stopped (spawner_dead tells).
+ */
+pid_t	 spawner_spawn(struct spawner *, const struct task *,
+	    const struct config *, bool test_hooks, int rw, int ew);
+/*
+ * The next child exit: 1 and *m, 0 none pending, -1 once when the spawner
+ * has gone (the children it ran and did not report exited are dead).
+ */
+int	 spawner_next(struct spawner *, struct spawn_msg *);
+/* Whether spawner_next() has something without reading the socket. */
+bool	 spawner_pending(const struct spawner *);
+/* The runner's waitpid() reaped the spawner with this status. */
+void	 spawner_reaped(struct spawner *, int status);
+/* Stops it (SIGKILL, then reaps it): its children die with it. */
+void	 spawner_stop(struct spawner *);
+/* The spawner-side protocol's encoding of a request (for tests too). */
+size_t	 spawn_req_encode(const struct task *, const struct config *,
+	    bool test_hooks, unsigned char *, size_t);
+/* Decodes a request into a new task, or NULL if it is malformed. */
+struct task *spawn_req_decode(const unsigned char *, size_t,
+	    struct config *, bool *test_hooks);
+
 /* child.c */
 
 enum child_end {
@@ -193,11 +304,13 @@ enum child_end {
 	CHILD_END_CANCELLED,	/* gone from under us: no finish is written */
 	CHILD_END_TIMEOUT,	/* exceeded task->timeout_s */
 	CHILD_END_SHUTDOWN,	/* killed at the end of the shutdown grace */
+	CHILD_END_SPAWNER,	/* its spawner died: requeued unless reported */
 };
 
 struct child {
 	struct task	*task;		/* owned */
 	pid_t		 pid;		/* also its process group; 0 once reaped */
+	bool		 spawned;	/* forked by the spawner, not by us */
 	int		 rfd;		/* report pipe, -1 when closed */
 	int		 efd;		/* stderr pipe, -1 when closed */
 	struct proto_reader rd;
@@ -228,6 +341,9 @@ struct child {
 };
 
 struct child	*child_spawn(struct task *, const struct config *, bool test_hooks);
+/* The same through sp when the task allows it and sp runs (NULL: fork). */
+struct child	*child_spawn_via(struct task *, const struct config *,
+		    bool test_hooks, struct spawner *sp);
 void		 child_free(struct child *);
 void		 child_signal(struct child *, int sig);
 /* Reads what is available on one of the child's pipes (bounded per call);

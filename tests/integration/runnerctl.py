@@ -98,6 +98,33 @@ def children_of(pid):
     return out
 
 
+def _exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return ""
+
+
+def task_children(runner_pid):
+    """Pids of a runner's task children: those it forked itself, and those
+    its fork server (taskq-spawner, a child of the runner) forked for it."""
+    out = []
+    for pid in children_of(runner_pid):
+        if os.path.basename(_exe(pid)) == "taskq-spawner":
+            out.extend(children_of(pid))
+        else:
+            out.append(pid)
+    return out
+
+
+def spawner_of(runner_pid):
+    """The pid of a runner's taskq-spawner, or None."""
+    for pid in children_of(runner_pid):
+        if os.path.basename(_exe(pid)) == "taskq-spawner":
+            return pid
+    return None
+
+
 def processes_mentioning(text):
     """Pids whose command line contains text (a test's unique state dir)."""
     out = []

@@ -8,7 +8,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
-from runnerctl import Ctl, start_runner, alive, children_of, runner_stack, trace_counts, wait_gone  # noqa: E402
+from runnerctl import Ctl, start_runner, alive, task_children, runner_stack, trace_counts, wait_gone  # noqa: E402
 
 suite = stack.Suite("test_runner_cancel")
 OPTS = ["slots=2", "shutdown_grace_s=1", "kill_grace_s=5"]
@@ -18,7 +18,7 @@ def running_child(ctl, runner, tid, timeout=10):
     """Waits until tid is RUNNING and the runner has one child; returns its pid."""
     deadline = time.time() + timeout
     while True:
-        kids = children_of(runner.pid)
+        kids = task_children(runner.pid)
         if ctl.get(tid)["status"] == "RUNNING" and len(kids) == 1:
             return kids[0]
         if time.time() > deadline:

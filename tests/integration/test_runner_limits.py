@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
-from runnerctl import Ctl, start_runner, children_of, runner_stack, wait_gone  # noqa: E402
+from runnerctl import Ctl, start_runner, task_children, runner_stack, wait_gone  # noqa: E402
 
 suite = stack.Suite("test_runner_limits")
 OPTS = ["slots=4", "shutdown_grace_s=1", "kill_grace_s=1", "child_max_memory=256M",
@@ -47,7 +47,7 @@ def timeout_of_a_child_ignoring_sigterm():
     tid = hook("hang", timeout_s=1)
     t = ctl.wait(tid, 10)
     stack.eq(t["error_message"], "timed out after 1 s", "error")
-    wait_gone(children_of(runner.pid), 2.0)
+    wait_gone(task_children(runner.pid), 2.0)
 
 
 @suite.test

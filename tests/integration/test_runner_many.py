@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
-from runnerctl import Ctl, children_of, runner_stack, start_runner, trace_counts  # noqa: E402
+from runnerctl import Ctl, task_children, runner_stack, start_runner, trace_counts  # noqa: E402
 
 suite = stack.Suite("test_runner_many")
 N = int(os.environ.get("TASKQ_RUNNER_MANY", "10000"))
@@ -58,7 +58,7 @@ def sigterm_drains_then_requeues_the_rest():
         long_ = ctl.submit_echo(2, 30000)
         r = start_runner(st)
         ctl.wait_counts(lambda c: c["RUNNING"] == 4, 10 * SLOW)
-        kids = children_of(r.pid)
+        kids = task_children(r.pid)
         stack.eq(len(kids), 4, "children")
         pending = ctl.submit_echo(3, 0)  # not claimed once draining... or run before
         t0 = time.time()

@@ -1102,7 +1102,10 @@ runner_loop(struct runner *r)
 			}
 		}
 		/* A child's exit may come before its SIGCHLD is read. */
-		runner_reap(r);
+		for (i = 0; i < r->nkids && r->kids[i]->spawned; i++)
+			continue;
+		if (i < r->nkids)
+			runner_reap(r);
 		if (spawner_pending(&r->sp))
 			runner_spawner_read(r);
 

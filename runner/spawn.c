@@ -261,9 +261,15 @@ spawner_spawn(struct spawner *sp, const struct task *t,
 		errno = ESRCH;
 		return -1;
 	}
-	if ((buf = malloc(SPAWN_MSG_MAX)) == NULL)
+	n = sizeof(struct spawn_req) + strlen(t->id) + strlen(t->task_type) +
+	    (t->parameters != NULL ? strlen(t->parameters) : 0);
+	if (n > SPAWN_MSG_MAX) {
+		errno = E2BIG;
 		return -1;
-	if ((n = spawn_req_encode(t, cfg, test_hooks, buf, SPAWN_MSG_MAX)) == 0) {
+	}
+	if ((buf = malloc(n)) == NULL)
+		return -1;
+	if ((n = spawn_req_encode(t, cfg, test_hooks, buf, n)) == 0) {
 		errno = E2BIG;
 		goto out;
 	}

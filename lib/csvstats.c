@@ -71,6 +71,7 @@ struct csvstats {
 	struct colstat		*cols;
 	size_t			 ncols, capcols;
 	bool			 width_fixed;	/* the first record is complete */
+	size_t			 fast_cols;	/* ncols once width_fixed, else 0 */
 	bool			 too_wide;	/* the first record passed max_columns */
 	uint64_t		 rows, ragged;
 	uint64_t		 merged_bytes;	/* parsed by a second thread */
@@ -292,9 +293,10 @@ csvstats_welford(struct colstat *c, double x)
 
 /*
  * Folds one non-empty value into a column that may still be typed.
- * Inlined: the call alone cost 8% of the instructions of a pass.
+ * Inlined: the call alone cost 8% of the instructions of a pass.  Returns
+ * -1 when out of memory (strtod's copy), else 0.
  */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
     size_t len)
 {
@@ -311,7 +313,7 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 					c->imax = i;
 				c->poss = POSS_INT | POSS_NUM;
 				csvstats_welford(c, (double)i);
-				return;
+				return 0;
 			}
 			d = (double)i;
 			break;
@@ -322,6 +324,8 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 			}
 			break;
 		case NUM_NONE:
+			if (__builtin_expect(st->err != CSV_OK, 0))
+				return -1;
 			c->poss &= ~(unsigned)(POSS_INT | POSS_NUM);
 			goto other;
 		}
@@ -331,22 +335,28 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 			c->dmax = d;
 		c->poss = POSS_NUM;
 		csvstats_welford(c, d);
-		return;
+		return 0;
 	}
 other:
 	if ((c->poss & POSS_BOOL) && csvstats_is_bool(v, len))
 		c->poss = POSS_BOOL;
 	else
 		c->poss = 0;
+	return 0;
 }
 
-static inline __attribute__((always_inline)) int
-csvstats_field(void *arg, const char *v, size_t len, size_t col)
+/*
+ * A field of the first record, or beyond the width: adds its column, and
+ * takes its name with a header.  Returns 1 when the field is a value to
+ * count, 0 when done with it, -1 on error.
+ */
+static __attribute__((noinline)) int
+csvstats_field_first(struct csvstats *st, const char *v, size_t len,
+    size_t col)
 {
-	struct csvstats	*st = arg;
 	struct colstat	*c;
 
-	if (__builtin_expect(col >= st->ncols, 0)) {
+	if (col >= st->ncols) {
 		if (st->width_fixed)
 			return 0;		/* beyond the width: ignored */
 		if (col >= st->opts.max_columns) {
@@ -356,32 +366,51 @@ csvstats_field(void *arg, const char *v, size_t len, size_t col)
 		if (!csvstats_add_column(st))
 			return -1;
 	}
+	if (st->width_fixed || !st->opts.has_header)
+		return 1;
 	c = &st->cols[col];
-	if (__builtin_expect(!st->width_fixed && st->opts.has_header, 0)) {
-		if (len > CSVSTATS_NAME_MAX) {
-			/* Cut at a character boundary: not in a UTF-8 sequence. */
-			len = CSVSTATS_NAME_MAX;
-			while (len > 0 && ((unsigned char)v[len] & 0xc0) == 0x80)
-				len--;
-		}
-		if ((c->name = malloc(len + 1)) == NULL) {
-			csvstats_nomem(st);
-			return -1;
-		}
-		memcpy(c->name, v, len);
-		c->name[len] = '\0';
-		return 0;
+	if (len > CSVSTATS_NAME_MAX) {
+		/* Cut at a character boundary: not in a UTF-8 sequence. */
+		len = CSVSTATS_NAME_MAX;
+		while (len > 0 && ((unsigned char)v[len] & 0xc0) == 0x80)
+			len--;
 	}
+	if ((c->name = malloc(len + 1)) == NULL) {
+		csvstats_nomem(st);
+		return -1;
+	}
+	memcpy(c->name, v, len);
+	c->name[len] = '\0';
+	return 0;
+}
+
+/* The first record is complete: it set the width. */
+static void
+csvstats_fix_width(struct csvstats *st)
+{
+	st->width_fixed = true;
+	st->fast_cols = st->ncols;
+}
+
+static inline __attribute__((always_inline)) int
+csvstats_field(void *arg, const char *v, size_t len, size_t col)
+{
+	struct csvstats	*st = arg;
+	struct colstat	*c;
+	int		 r;
+
+	/* One test for both: the first record, and a field past the width. */
+	if (__builtin_expect(col >= st->fast_cols, 0) &&
+	    (r = csvstats_field_first(st, v, len, col)) <= 0)
+		return r;
+	c = &st->cols[col];
 	if (len == 0) {
 		c->empty++;
 		return 0;
 	}
 	c->non_empty++;
-	if (c->poss != 0) {
-		csvstats_value(st, c, v, len);
-		if (__builtin_expect(st->err != CSV_OK, 0))
-			return -1;
-	}
+	if (c->poss != 0)
+		return csvstats_value(st, c, v, len);
 	return 0;
 }
 
@@ -398,7 +427,7 @@ csvstats_record(void *arg, size_t nfields, uint64_t line)
 			    (unsigned long long)line, st->opts.max_columns);
 			return -1;
 		}
-		st->width_fixed = true;
+		csvstats_fix_width(st);
 		if (st->opts.has_header)
 			return 0;
 	}
@@ -1097,7 +1126,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 			return;
 		}
 	/* Data records only, at the width the first record set; no BOM here. */
-	h->st->width_fixed = true;
+	csvstats_fix_width(h->st);
 	p = h->st->parser;
 	p->bom_done = true;
 	p->base = p->line_off = x - start;

@@ -1105,6 +1105,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 {
 	struct csvstats_half	*h;
 	struct csv_parser	*p;
+	pthread_attr_t		 attr;
 	sigset_t		 all, old;
 	enum csv_err		 e;
 	size_t			 i;
@@ -1130,6 +1131,15 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	p = h->st->parser;
 	p->bom_done = true;
 	p->base = p->line_off = x - start;
+	/*
+	 * The carry, allocated here, grows by realloc in this thread's malloc
+	 * arena: the second thread usually allocates nothing, so it creates no
+	 * arena of its own (64 MiB of address space, under child_max_memory).
+	 */
+	if (!csv_carry_reserve(p, 4096)) {
+		csvstats_half_free(h, false);
+		return;
+	}
 	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
 		csvstats_half_free(h, false);
 		return;
@@ -1139,11 +1149,20 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 		csvstats_half_free(h, false);
 		return;
 	}
-	/* Signals stay with the calling thread, as without the split. */
+	/*
+	 * Signals stay with the calling thread, as without the split.  A 1 MiB
+	 * stack rather than RLIMIT_STACK's 8: the parser's frames are small.
+	 */
+	if (pthread_attr_init(&attr) != 0) {
+		csvstats_half_free(h, true);
+		return;
+	}
+	(void)pthread_attr_setstacksize(&attr, 1024 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&h->thread, NULL, csvstats_half_run, h);
+	rc = pthread_create(&h->thread, &attr, csvstats_half_run, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		csvstats_half_free(h, true);
 		return;

@@ -992,6 +992,8 @@ runner_timeout(struct runner *r, int64_t now)
 	}
 	if (r->draining && !r->drain_killed)
 		t = min64(t, r->drain_deadline);
+	if (r->sp.fd == -1 && !r->sp.disabled && !r->draining)
+		t = min64(t, r->sp.retry_at);
 	for (i = 0; i < r->nkids; i++) {
 		struct child *c = r->kids[i];
 
@@ -1132,6 +1134,10 @@ runner_loop(struct runner *r)
 			(void)runner_due_next(r, now, true);
 			r->wake = true;
 		}
+		/* A lost spawner is replaced before the next task needs it. */
+		if (r->sp.fd == -1 && !r->sp.disabled && !r->draining &&
+		    now >= r->sp.retry_at)
+			(void)spawner_ensure(&r->sp);
 		if (!r->draining && (r->wake || now >= r->next_poll) &&
 		    now >= r->next_claim_ok) {
 			runner_claim(r);

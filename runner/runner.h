@@ -262,6 +262,7 @@ struct spawner {
 	bool		 disabled;	/* not found or TASKQ_SPAWNER=none */
 	bool		 lost;		/* it died: its children need requeueing */
 	int64_t		 retry_at;	/* monotonic ms of the next start */
+	unsigned	 fails;		/* losses since one last worked */
 	struct spawn_msg *q;		/* exits read while awaiting an answer */
 	size_t		 nq, qcap, qoff;
 	uint64_t	 spawned;	/* children started through it */

@@ -26,7 +26,8 @@
 #include "runner.h"
 
 #define SPAWN_ANSWER_MS		5000	/* a fork answers in well under 1 ms */
-#define SPAWN_RESTART_MS	1000
+#define SPAWN_RESTART_MS	1000	/* doubled per failure, up to ... */
+#define SPAWN_RESTART_MAX_MS	60000
 #define SPAWN_NAME		"taskq-spawner"
 
 void
@@ -140,7 +141,12 @@ spawner_kill(struct spawner *sp, bool reaped)
 		sp->fd = -1;
 		sp->lost = true;
 	}
-	sp->retry_at = mono_ms() + SPAWN_RESTART_MS;
+	/* One that keeps dying is retried less and less often. */
+	sp->retry_at = mono_ms() + (SPAWN_RESTART_MS << (sp->fails < 6 ?
+	    sp->fails : 6));
+	if (sp->retry_at > mono_ms() + SPAWN_RESTART_MAX_MS)
+		sp->retry_at = mono_ms() + SPAWN_RESTART_MAX_MS;
+	sp->fails++;
 }
 
 /* Waits up to ms for the socket to be readable; false on timeout or error. */
@@ -177,7 +183,7 @@ spawner_ensure(struct spawner *sp)
 		return true;
 	if (sp->disabled || mono_ms() < sp->retry_at)
 		return false;
-	sp->retry_at = mono_ms() + SPAWN_RESTART_MS;
+	sp->retry_at = mono_ms() + SPAWN_RESTART_MS;	/* if socketpair, fork fail */
 	if (!spawner_path(path, sizeof(path))) {
 		log_info("no %s found (%s): the runner forks every task itself",
 		    SPAWN_NAME, path);
@@ -354,8 +360,10 @@ spawner_next(struct spawner *sp, struct spawn_msg *m)
 	if (sp->fd == -1)
 		return 0;
 	while ((rc = spawner_recv(sp, m, 0)) == 1) {
-		if (m->type == SPAWN_EXITED)
+		if (m->type == SPAWN_EXITED) {
+			sp->fails = 0;	/* it works */
 			return 1;
+		}
 		log_warnx("spawner %d: unexpected message %d", (int)sp->pid,
 		    (int)m->type);
 		rc = -1;

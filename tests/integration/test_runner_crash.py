@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
-from runnerctl import Ctl, start_runner, processes_mentioning, runner_stack, trace_counts, wait_gone  # noqa: E402
+from runnerctl import Ctl, start_runner, processes_mentioning, runner_stack, children_of, spawner_of, task_children, trace_counts, wait_gone  # noqa: E402
 
 suite = stack.Suite("test_runner_crash")
 FAST = ["heartbeat_interval_s=1", "stale_after_s=3", "shutdown_grace_s=1"]
@@ -31,9 +31,15 @@ def kill9_while_200_run_then_restart():
         time.sleep(0.3)
         before = ctl.statuses()
         old = st.runner_procs[0]
+        # Its children, under its spawner too (their command line is the
+        # spawner's, which does not name the state directory).
+        procs = task_children(old.pid)
+        sp = spawner_of(old.pid)
+        stack.check(sp is not None, "no spawner")
+        stack.check(len(procs) > 50, "only %d children", len(procs))
         st.kill_runner(0, signal.SIGKILL)
         # PDEATHSIG: every child dies with its runner, before any restart.
-        wait_gone(processes_mentioning(st.state), 2.0)
+        wait_gone(processes_mentioning(st.state) + procs + [sp], 2.0)
         survivors = ctl.statuses()
         done_before = {t for t, v in survivors.items() if v["status"] == "SUCCESS"}
         running_at_kill = [t for t, v in survivors.items() if v["status"] == "RUNNING"]
@@ -70,6 +76,47 @@ def kill9_while_200_run_then_restart():
         # Recovery waits for the dead runner's heartbeat to go stale (3 s).
         stack.check(took < 20, "restart took %.1fs", took)
         print("  %d running at the kill, %d lost, recovered in %.1fs" % (len(running_at_kill), lost, took))
+    finally:
+        st.cleanup()
+
+
+@suite.test
+def spawner_killed_while_tasks_run():
+    """kill -9 of the spawner: its children die with it, the runner requeues
+    them (attempt 2), starts a new spawner and carries on."""
+    st = runner_stack(FAST + ["slots=8"])
+    try:
+        ctl = Ctl(st)
+        ids = ctl.submit_echo(8, 3000)
+        r = start_runner(st)
+        ctl.wait_counts(lambda c: c["RUNNING"] == 8, 20)
+        sp = spawner_of(r.pid)
+        kids = task_children(r.pid)
+        stack.check(sp is not None, "no spawner")
+        stack.eq(len(kids), 8, "children")
+        stack.check(all(k not in children_of(r.pid) for k in kids), "children not under the spawner")
+        os.kill(sp, signal.SIGKILL)
+        wait_gone(kids + [sp], 2.0)
+        ctl.wait_all(60)
+        trace = trace_counts(st.trace)
+        for tid in ids:
+            t = ctl.get(tid)
+            stack.eq(t["status"], "SUCCESS", "status of %s" % tid)
+            stack.eq(t["attempt"], 2, "attempt of %s" % tid)
+            stack.eq(trace.get(tid, 0), 2, "runs of %s" % tid)
+        stack.check(r.poll() is None, "runner exited")
+        deadline = time.time() + 10
+        while spawner_of(r.pid) in (None, sp):
+            if time.time() > deadline:
+                raise AssertionError("no new spawner")
+            time.sleep(0.05)
+        # The new one runs tasks.
+        more = ctl.submit_echo(4, 0)
+        ctl.wait_all(30)
+        for tid in more:
+            stack.eq(ctl.get(tid)["status"], "SUCCESS", "status of %s" % tid)
+        log = st.read_log("runner0")
+        stack.check("spawner" in log and "requeued" in log, "log:\n%s", log[-2000:])
     finally:
         st.cleanup()
 

@@ -518,6 +518,28 @@ mktask(const char *type, const char *params, int timeout_s)
 	return t;
 }
 
+/* When set, run_child() goes through this spawner (and asserts it did). */
+static struct spawner	*via;
+
+/* Waits for the spawner's report of pid's exit; its wait status. */
+static int
+spawner_wait_exit(struct spawner *sp, pid_t pid)
+{
+	struct spawn_msg	 m;
+	struct pollfd		 pfd;
+	int			 rc;
+
+	for (;;) {
+		while ((rc = spawner_next(sp, &m)) == 1)
+			if (m.type == SPAWN_EXITED && m.pid == pid)
+				return m.value;
+		assert_int_equal(rc, 0);
+		pfd.fd = sp->fd;
+		pfd.events = POLLIN;
+		assert_true(poll(&pfd, 1, 20000) > 0);
+	}
+}
+
 /* Runs a child to its end as the loop would, minus the store. */
 static struct child *
 run_child(const char *type, const char *params, bool hooks)
@@ -526,9 +548,10 @@ run_child(const char *type, const char *params, bool hooks)
 	struct pollfd	 pfd[2];
 	int		 n;
 
-	c = child_spawn(mktask(type, params, 30), &cfg, hooks);
+	c = child_spawn_via(mktask(type, params, 30), &cfg, hooks, via);
 	assert_non_null(c);
 	assert_true(c->pid > 0);
+	assert_int_equal(c->spawned, via != NULL);
 	while (c->rfd != -1 || c->efd != -1) {
 		n = 0;
 		if (c->rfd != -1) {
@@ -544,7 +567,10 @@ run_child(const char *type, const char *params, bool hooks)
 			if (pfd[n].revents != 0)
 				child_read(c, pfd[n].fd);
 	}
-	assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
+	if (via != NULL)
+		c->status = spawner_wait_exit(via, c->pid);
+	else
+		assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
 	c->exited = true;
 	c->pid = 0;
 	child_drain(c);
@@ -1021,6 +1047,199 @@ test_retry_delay_respected_by_claim(void **state)
 	free(a);
 }
 
+/* ---- spawner ---------------------------------------------------------- */
+
+static void
+test_spawn_req_round_trip(void **state)
+{
+	struct task	*t, *d;
+	struct config	 lim;
+	unsigned char	 buf[1024];
+	size_t		 n;
+	bool		 hooks = false;
+
+	(void)state;
+	t = mktask("echo", "{\"message\":\"x\"}", 7);
+	t->attempt = 2;
+	t->progress = 40;
+	cfg.child_max_memory = 123456789;
+	cfg.child_max_cpu_s = 9;
+	n = spawn_req_encode(t, &cfg, true, buf, sizeof(buf));
+	cfg.child_max_memory = 0;
+	cfg.child_max_cpu_s = 0;
+	assert_true(n > sizeof(struct spawn_req));
+	d = spawn_req_decode(buf, n, &lim, &hooks);
+	assert_non_null(d);
+	assert_string_equal(d->id, t->id);
+	assert_string_equal(d->task_type, "echo");
+	assert_string_equal(d->parameters, "{\"message\":\"x\"}");
+	assert_int_equal(d->attempt, 2);
+	assert_int_equal(d->timeout_s, 7);
+	assert_int_equal(d->progress, 40);
+	assert_int_equal(lim.child_max_memory, 123456789);
+	assert_int_equal(lim.child_max_cpu_s, 9);
+	assert_true(hooks);
+	task_free(d);
+	/* Too small a buffer: refused, not truncated. */
+	assert_int_equal(spawn_req_encode(t, &cfg, false, buf, n - 1), 0);
+	task_free(t);
+}
+
+static void
+test_spawn_req_malformed(void **state)
+{
+	struct task	*t;
+	struct config	 lim;
+	struct spawn_req h;
+	unsigned char	 buf[1024];
+	size_t		 n;
+	bool		 hooks;
+
+	(void)state;
+	t = mktask("echo", "{}", 1);
+	n = spawn_req_encode(t, &cfg, false, buf, sizeof(buf));
+	task_free(t);
+	assert_true(n > 0);
+	/* Short, one byte more or less than the lengths say. */
+	assert_null(spawn_req_decode(buf, sizeof(h) - 1, &lim, &hooks));
+	assert_null(spawn_req_decode(buf, n - 1, &lim, &hooks));
+	buf[n] = 'x';
+	assert_null(spawn_req_decode(buf, n + 1, &lim, &hooks));
+	/* A NUL inside a string. */
+	buf[n - 1] = '\0';
+	assert_null(spawn_req_decode(buf, n, &lim, &hooks));
+	buf[n - 1] = '}';
+	assert_non_null(t = spawn_req_decode(buf, n, &lim, &hooks));
+	task_free(t);
+	/* Wrong magic; an id longer than an id; lengths that overflow. */
+	memcpy(&h, buf, sizeof(h));
+	h.magic ^= 1;
+	memcpy(buf, &h, sizeof(h));
+	assert_null(spawn_req_decode(buf, n, &lim, &hooks));
+	h.magic ^= 1;
+	h.id_len = TASK_ID_LEN + 1;
+	memcpy(buf, &h, sizeof(h));
+	assert_null(spawn_req_decode(buf, n, &lim, &hooks));
+	h.id_len = 0xffffffffu;
+	h.type_len = 2;
+	memcpy(buf, &h, sizeof(h));
+	assert_null(spawn_req_decode(buf, n, &lim, &hooks));
+}
+
+static struct spawner	 the_spawner;
+
+/* Starts the build's taskq-spawner for the tests after it; skips without. */
+static int
+spawner_setup(void **state)
+{
+	const char	*b;
+	char		 path[4096];
+
+	(void)state;
+	if ((b = getenv("TASKQ_BUILDDIR")) == NULL)
+		b = ".";
+	snprintf(path, sizeof(path), "%s/taskq-spawner", b);
+	if (access(path, X_OK) == -1)
+		return 0;	/* the tests see via == NULL and skip */
+	setenv("TASKQ_SPAWNER", path, 1);
+	spawner_init(&the_spawner);
+	if (!spawner_ensure(&the_spawner))
+		return -1;
+	via = &the_spawner;
+	return 0;
+}
+
+static int
+spawner_teardown(void **state)
+{
+	(void)state;
+	if (via != NULL)
+		spawner_stop(via);
+	via = NULL;
+	unsetenv("TASKQ_SPAWNER");
+	return 0;
+}
+
+static void
+test_spawner_children(void **state)
+{
+	struct child	*c;
+
+	if (via == NULL)
+		skip();
+	/* The same children and isolation as when the runner forks them. */
+	test_child_echo_success(state);
+	test_child_isolation(state);
+	test_child_crash(state);
+	test_child_exit_without_result(state);
+	test_child_stderr_captured_bounded(state);
+	/* Types it does not link are forked by the runner. */
+	c = child_spawn_via(mktask("email", "{}", 30), &cfg, false, via);
+	assert_non_null(c);
+	assert_false(c->spawned);
+	child_signal(c, SIGKILL);
+	assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
+	child_free(c);
+	assert_true(via->spawned >= 5);
+}
+
+static bool
+pid_alive(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*f;
+	bool	 alive = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+		alive = p[1] == ' ' && p[2] != 'Z';
+	fclose(f);
+	return alive;
+}
+
+static void
+test_spawner_death_takes_its_children(void **state)
+{
+	struct child		*c;
+	struct spawn_msg	 m;
+	pid_t			 kid, old;
+	int			 i, rc;
+
+	(void)state;
+	if (via == NULL)
+		skip();
+	c = child_spawn_via(mktask("echo", "{\"message\":\"__taskq_test_hang__\"}",
+	    30), &cfg, true, via);
+	assert_non_null(c);
+	assert_true(c->spawned);
+	kid = c->pid;
+	old = via->pid;
+	assert_int_equal(kill(old, SIGKILL), 0);
+	/* The loop notices at EOF (or by reaping it): exits, then -1 once. */
+	for (i = 0; i < 500; i++) {
+		if ((rc = spawner_next(via, &m)) == -1)
+			break;
+		assert_true(rc == 0 || m.pid != kid);
+		usleep(10000);
+	}
+	assert_int_equal(rc, -1);
+	assert_int_equal(via->fd, -1);
+	assert_int_equal(spawner_next(via, &m), 0);
+	/* PR_SET_PDEATHSIG: the hanging child went with it. */
+	for (i = 0; i < 200 && pid_alive(kid); i++)
+		usleep(10000);
+	assert_false(pid_alive(kid));
+	child_free(c);
+	/* Not restarted at once; after a second, a new one runs tasks again. */
+	assert_false(spawner_ensure(via));
+	usleep(1100 * 1000);
+	assert_true(spawner_ensure(via));
+	assert_true(via->pid != old);
+	test_child_echo_requested_failure(state);
+}
+
 int
 main(void)
 {
@@ -1041,6 +1260,12 @@ main(void)
 		cmocka_unit_test(test_ring_keeps_last_64k),
 		cmocka_unit_test(test_ring_one_huge_write),
 		cmocka_unit_test(test_utf8_sanitize),
+		cmocka_unit_test(test_spawn_req_round_trip),
+		cmocka_unit_test(test_spawn_req_malformed),
+		cmocka_unit_test_setup_teardown(test_spawner_children,
+		    spawner_setup, spawner_teardown),
+		cmocka_unit_test_setup_teardown(test_spawner_death_takes_its_children,
+		    spawner_setup, spawner_teardown),
 		cmocka_unit_test(test_child_echo_success),
 		cmocka_unit_test(test_child_echo_requested_failure),
 		cmocka_unit_test(test_child_isolation),

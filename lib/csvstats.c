@@ -1005,9 +1005,10 @@ csvstats_pump(struct csvstats_reader *r, uint64_t limit, bool width, bool *eof)
 
 /*
  * Where the second thread starts: just after the first line end (CR, LF or
- * CR LF) at or after mid, read through buf.  0 when there is none before
- * the end of the file or within CSVSTATS_SEEK_MAX, or on a read error (the
- * split is only an optimisation).
+ * CR LF) at or after mid, read through buf in 4 KiB reads (a line is
+ * usually shorter).  0 when there is none before the end of the file or
+ * within CSVSTATS_SEEK_MAX, or on a read error (the split is only an
+ * optimisation).
  */
 static uint64_t
 csvstats_split_point(int fd, uint64_t mid, uint64_t size, char *buf)
@@ -1017,7 +1018,7 @@ csvstats_split_point(int fd, uint64_t mid, uint64_t size, char *buf)
 	char		 c;
 
 	while (off < size && off - mid < CSVSTATS_SEEK_MAX) {
-		if ((n = pread(fd, buf, CSVSTATS_CHUNK, (off_t)off)) == -1 &&
+		if ((n = pread(fd, buf, 4096, (off_t)off)) == -1 &&
 		    errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -1334,6 +1334,25 @@ test_split_same_result(void **state)
 	json_object_put(r.res);
 	free(in);
 
+	/*
+	 * A line longer than one 4 KiB read spans the middle, and the CR of
+	 * its CR LF is the last byte of the second read: the second thread
+	 * starts after the LF.
+	 */
+	in = malloc(3 + 11189 + 2 + 3 * 1000);
+	assert_non_null(in);
+	memcpy(in, "a\r\n", 3);
+	memset(in + 3, 'x', 11189);
+	memcpy(in + 3 + 11189, "\r\n", 2);
+	for (len = 3 + 11189 + 2; len < 3 + 11189 + 2 + 3 * 1000; len += 3)
+		memcpy(in + len, "2\r\n", 3);
+	assert_int_equal(in[len / 2 + 4095], '\r');
+	res = check_split(in, len, 0, "long line at the middle");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 1001);
+	json_object_put(res);
+	free(in);
+
 	/* A header only, one row, a BOM, an empty file, no line end at all. */
 	json_object_put(check_split("a,b,c\n", 6, 0, "header only"));
 	json_object_put(check_split("a,b,c", 5, 0, "header, no line end"));
@@ -1342,7 +1361,7 @@ test_split_same_result(void **state)
 	json_object_put(check_split("\xef\xbb\xbf" "a\n1\n2\n3\n", 11, 0, "BOM"));
 	json_object_put(check_split("", 0, 0, "empty"));
 	json_object_put(check_split("\n\n\n\n", 4, 0, "blank lines"));
-	json_object_put(check_split("a\r\n\r\n\r\n1\r\n", 11, 0, "blank CR LF"));
+	json_object_put(check_split("a\r\n\r\n\r\n1\r\n", 10, 0, "blank CR LF"));
 }
 
 /* Each column's type over both halves is the type of one pass. */

@@ -2,9 +2,10 @@
  * taskq-api: the FastCGI responder behind nginx's /api/.  This header is the
  * map of the program: one section per source file.
  *
- * Threads: main.c starts api_threads workers; each accepts FastCGI
- * connections with FCGX_Accept_r on the shared listening socket and owns one
- * database connection (struct store) and its reusable buffers.  Nothing
+ * Threads: server.c runs api_threads workers; each takes whichever FastCGI
+ * connection has a request ready (one epoll set shared by all), serves it
+ * with FCGX_Accept_r, and owns one database connection (struct store) and
+ * its reusable buffers.  Nothing
  * below is shared between workers except the read-only struct api and the
  * submit batcher, which has its own lock.
  */
@@ -44,14 +45,6 @@ struct api {
 	atomic_bool		 stopping;	/* set by main on SIGTERM/SIGINT */
 };
 
-enum worker_state {
-	WORKER_STARTING,
-	WORKER_IDLE,		/* inside FCGX_Accept_r: may be woken to exit */
-	WORKER_BUSY,		/* serving a request: left alone until done */
-	WORKER_DONE,		/* thread has left its loop */
-	WORKER_STATE__MAX
-};
-
 /* One worker thread and everything it reuses from request to request. */
 struct worker {
 	size_t			 idx;
@@ -59,7 +52,7 @@ struct worker {
 	struct api		*api;
 	struct store		*store;		/* this thread's own connection */
 	FCGX_Request		 fcgi;
-	enum worker_state	 state;		/* guarded by server.c's lock */
+	bool			 serving;	/* holds a serving place (server.c) */
 	struct buf		 out;		/* response body being built */
 	struct buf		 hdr;		/* response head, then the whole response */
 	struct buf		 xhdr;		/* extra header lines of this response */
@@ -194,6 +187,7 @@ int		 req_query(struct req *, struct qparam *, size_t n);
 
 /* server.c */
 int		 server_run(struct api *, int listen_fd);
+void		 worker_wait(struct worker *);
 void		 resp_header(struct req *, const char *name, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 resp_send(struct req *, int status, const char *content_type);

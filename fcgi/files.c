@@ -416,6 +416,8 @@ h_file_upload(struct req *r)
 		}
 	}
 
+	/* Reading the body waits on the client: let another worker serve. */
+	worker_wait(w);
 	task_id_generate(id);
 	n = strlen(api->files_dir) + sizeof("/.upload-.tmp") + TASK_ID_LEN;
 	if ((u.tmp = malloc(n)) == NULL ||

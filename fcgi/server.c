@@ -5,10 +5,18 @@
  */
 #include <config.h>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -432,85 +440,345 @@ serve(struct worker *w)
 	json_tokener_reset(w->tok);
 }
 
+/*
+ * Connections.  The workers share one epoll set holding the listening
+ * socket, a stop event and every connection from the web server that is
+ * not carrying a request.  Each is registered EPOLLONESHOT: an event goes
+ * to one worker, and the descriptor is that worker's until it re-arms it.
+ * A worker given a connection serves one request on it with libfcgi:
+ * FCGX_Accept_r finds the request's ipcFd set and reads the request from
+ * it rather than accepting (the requests are initialised with no listening
+ * socket, so libfcgi itself never accepts).
+ *
+ * Why not libfcgi's own model, a thread blocked on each connection for the
+ * connection's whole life: nginx keeps idle connections open
+ * (fastcgi_keep_conn), and each would pin a thread, so the threads had to
+ * outnumber every connection nginx might hold or a new one waited in the
+ * backlog behind idle ones; and every request had to wake its connection's
+ * own thread.  Here a thread is busy only while a request is, nginx may
+ * keep as many connections as it likes (up to CONN_MAX), and under load a
+ * worker that has just answered takes the next ready connection without
+ * sleeping.
+ */
+
+/*
+ * Connections open at once; past it, the listening socket is left unarmed
+ * (new connections wait in its backlog) until one closes.  libfcgi waits
+ * with select(2) when it closes a connection, so no descriptor it is given
+ * may reach FD_SETSIZE.
+ */
+#define CONN_MAX	512
+
+struct conns {
+	int		 ep;		/* the epoll set */
+	int		 listen_fd;
+	int		 stop_fd;	/* eventfd, readable once stopping */
+	bool		 tcp;		/* TCP listener: set TCP_NODELAY */
+	atomic_size_t	 open;		/* connections open */
+	atomic_bool	 parked;	/* listen_fd unarmed: CONN_MAX open */
+};
+
+static struct conns	 conns = { .ep = -1, .listen_fd = -1, .stop_fd = -1 };
+
+/*
+ * Workers serving at once.  There are api_threads workers so that many can
+ * wait (on a group commit's fsync, on an upload's body) while others serve,
+ * but serving itself is CPU work: more runnable threads than CPUs only take
+ * turns at them, each with its own SQLite page cache cold, and measured a
+ * third slower on two CPUs with 16 serving than with 4.  So a worker holds
+ * one of these places from taking a connection to answering it, and gives
+ * it up early before a long wait (worker_wait).
+ */
+static sem_t		 serving;
+
+/* Takes a serving place; w->serving says it holds one. */
 static void
-worker_set_state(struct worker *w, enum worker_state st)
+serving_take(struct worker *w)
 {
-	pthread_mutex_lock(&server_lock);
-	w->state = st;
-	pthread_mutex_unlock(&server_lock);
+	while (sem_wait(&serving) == -1 && errno == EINTR)
+		continue;
+	w->serving = true;
+}
+
+static void
+serving_give(struct worker *w)
+{
+	if (w->serving) {
+		w->serving = false;
+		sem_post(&serving);
+	}
+}
+
+void
+worker_wait(struct worker *w)
+{
+	serving_give(w);
+}
+
+static int
+conn_arm(int fd, int op)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.fd = fd;
+	return epoll_ctl(conns.ep, op, fd, &ev);
+}
+
+static void
+listen_arm(void)
+{
+	/* ENOENT: conns_stop took it out of the set. */
+	if (conn_arm(conns.listen_fd, EPOLL_CTL_MOD) == -1 && errno != ENOENT)
+		log_warn("epoll_ctl: the listening socket");
+}
+
+/* Counts a connection closed, re-arming the listener if it waited for it. */
+static void
+conn_closed(void)
+{
+	bool	 parked = true;
+
+	atomic_fetch_sub(&conns.open, 1);
+	if (atomic_compare_exchange_strong(&conns.parked, &parked, false))
+		listen_arm();
 }
 
 /*
- * Whether an accept failure passes: out of descriptors or memory for a
- * moment, or a signal.  The worker pauses 100 ms (so a full descriptor
- * table is not spun on) and logs at most once a second; anything else
- * (the listening socket is gone) ends the worker.
+ * Whether to go on accepting after a failure: yes after a signal or a
+ * connection that went away.  Out of descriptors or memory: no, after
+ * pausing this worker 100 ms, so that the listening socket (re-armed
+ * after) is not spun on, logged at most once a second.
  */
 static bool
-accept_transient(struct worker *w, int e)
+accept_transient(int e)
 {
 	static _Atomic time_t	 last_log;
 	struct timespec		 ts = { 0, 100 * 1000 * 1000 };
 	time_t			 now;
 
-	if (e == EINTR)
+	if (e == EINTR || e == ECONNABORTED || e == EPROTO)
 		return true;
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
 		return false;
 	now = time(NULL);
-	if (now != last_log) {
-		last_log = now;
-		log_warnx("worker %zu: accept: %s; retrying", w->idx, strerror(e));
-	}
+	if (now != atomic_exchange(&last_log, now))
+		log_warnx("accept: %s; retrying", strerror(e));
 	nanosleep(&ts, NULL);
-	return true;
+	return false;
+}
+
+/* Accepts every pending connection into the epoll set, up to CONN_MAX. */
+static void
+conn_accept(void)
+{
+	bool	 parked;
+	int	 fd, e, one = 1;
+
+	for (;;) {
+		if (atomic_load(&conns.open) >= CONN_MAX) {
+			/* conn_closed re-arms the listener from now on... */
+			atomic_store(&conns.parked, true);
+			/* ...unless every connection closed meanwhile. */
+			parked = true;
+			if (atomic_load(&conns.open) >= CONN_MAX ||
+			    !atomic_compare_exchange_strong(&conns.parked,
+			    &parked, false))
+				return;
+		}
+		fd = accept4(conns.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1) {
+			if ((e = errno) == EAGAIN || e == EWOULDBLOCK)
+				break;
+			if (accept_transient(e))
+				continue;
+			if (e != EMFILE && e != ENFILE && e != ENOBUFS &&
+			    e != ENOMEM)
+				log_warnx("accept: %s", strerror(e));
+			break;
+		}
+		if (fd >= FD_SETSIZE) {
+			log_warnx("accept: descriptor %d is past FD_SETSIZE; "
+			    "closing the connection", fd);
+			close(fd);
+			continue;
+		}
+		if (conns.tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof(one)) == -1)
+			log_warn("setsockopt TCP_NODELAY");
+		atomic_fetch_add(&conns.open, 1);
+		if (conn_arm(fd, EPOLL_CTL_ADD) == -1) {
+			log_warn("epoll_ctl: a new connection");
+			close(fd);
+			atomic_fetch_sub(&conns.open, 1);
+		}
+	}
+	listen_arm();
+}
+
+/*
+ * Serves the request waiting on connection fd, then hands the connection
+ * back to the epoll set, or counts it closed when libfcgi closed it: the
+ * web server ended it (a kept connection it no longer wanted), it broke the
+ * protocol, or it did not ask to keep it.
+ */
+static void
+conn_serve(struct worker *w, int fd)
+{
+	/* Set, so that FCGX_Accept_r's finishing of a previous request keeps fd. */
+	w->fcgi.keepConnection = 1;
+	w->fcgi.ipcFd = fd;
+	if (FCGX_Accept_r(&w->fcgi) < 0) {
+		/* libfcgi has closed fd, then failed to accept on no socket. */
+		w->fcgi.ipcFd = -1;
+		conn_closed();
+		return;
+	}
+	serve(w);
+	FCGX_Finish_r(&w->fcgi);
+	if (w->fcgi.ipcFd < 0) {
+		conn_closed();
+		return;
+	}
+	w->fcgi.ipcFd = -1;
+	if (conn_arm(fd, EPOLL_CTL_MOD) == -1) {
+		log_warn("epoll_ctl: a kept connection");
+		close(fd);
+		conn_closed();
+	}
+}
+
+/*
+ * Draining: requests that already reached a connection are served, then
+ * the worker leaves.  The stop event stays readable, so it comes back with
+ * every call; anything else ready is a connection with a request (the
+ * listener is closed by then).
+ */
+static void
+worker_drain(struct worker *w)
+{
+	struct epoll_event	 evs[16];
+	int			 i, n, served;
+
+	do {
+		served = 0;
+		n = epoll_wait(conns.ep, evs, 16, 0);
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == conns.stop_fd ||
+			    evs[i].data.fd == conns.listen_fd)
+				continue;
+			conn_serve(w, evs[i].data.fd);
+			served++;
+		}
+	} while (served > 0);
 }
 
 static void *
 worker_main(void *arg)
 {
-	struct worker	*w = arg;
-	int		 rc;
+	struct worker		*w = arg;
+	struct epoll_event	 ev;
+	int			 n;
 
 	for (;;) {
-		pthread_mutex_lock(&server_lock);
-		if (w->api->stopping) {
-			pthread_mutex_unlock(&server_lock);
-			break;
-		}
-		w->state = WORKER_IDLE;
-		pthread_mutex_unlock(&server_lock);
-
-		rc = FCGX_Accept_r(&w->fcgi);
-
-		worker_set_state(w, WORKER_BUSY);
-		if (rc < 0) {
-			if (w->api->stopping)
-				break;
-			if (accept_transient(w, -rc))
+		serving_take(w);
+		n = epoll_wait(conns.ep, &ev, 1, -1);
+		if (n == -1) {
+			if (errno == EINTR) {
+				serving_give(w);
 				continue;
-			log_warnx("worker %zu: FCGX_Accept_r: %s; the worker "
-			    "stops", w->idx, rc > -1000 ? strerror(-rc) :
-			    "FastCGI library error");
+			}
+			log_warn("worker %zu: epoll_wait; the worker stops",
+			    w->idx);
 			break;
 		}
-		serve(w);
-		/* Answer now rather than when the next request arrives. */
-		FCGX_Finish_r(&w->fcgi);
+		if (n == 1 && ev.data.fd == conns.stop_fd) {
+			worker_drain(w);
+			break;
+		}
+		if (n == 1 && ev.data.fd == conns.listen_fd)
+			conn_accept();
+		else if (n == 1)
+			conn_serve(w, ev.data.fd);
+		serving_give(w);
 	}
+	serving_give(w);
 	FCGX_Free(&w->fcgi, 1);
 	pthread_mutex_lock(&server_lock);
-	w->state = WORKER_DONE;
 	server_live--;
 	pthread_mutex_unlock(&server_lock);
 	return NULL;
 }
 
-/* Does nothing: its delivery only interrupts a blocking accept or read. */
-static void
-wake_handler(int sig)
+/* Two per CPU, at most all of the n workers. */
+static unsigned int
+serving_places(size_t n)
 {
-	(void)sig;
+	long	 cpus;
+
+	if ((cpus = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		cpus = 1;
+	return (unsigned int)((size_t)cpus * 2 < n ? (size_t)cpus * 2 : n);
+}
+
+/* Sets up the epoll set around listen_fd; -1 on failure, logged. */
+static int
+conns_init(int listen_fd)
+{
+	struct epoll_event	 ev;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	int			 fl;
+
+	conns.listen_fd = listen_fd;
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
+		conns.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+	if ((fl = fcntl(listen_fd, F_GETFL)) == -1 ||
+	    fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_warn("fcntl O_NONBLOCK: the listening socket");
+		return -1;
+	}
+	if ((conns.ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("epoll_create1");
+		return -1;
+	}
+	if ((conns.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		log_warn("eventfd");
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;	/* level-triggered: every worker sees it */
+	ev.data.fd = conns.stop_fd;
+	if (epoll_ctl(conns.ep, EPOLL_CTL_ADD, conns.stop_fd, &ev) == -1 ||
+	    conn_arm(listen_fd, EPOLL_CTL_ADD) == -1) {
+		log_warn("epoll_ctl");
+		return -1;
+	}
+	return 0;
+}
+
+/* Stops accepting and tells every worker to drain and leave. */
+static void
+conns_stop(void)
+{
+	uint64_t	 one = 1;
+
+	if (conns.listen_fd != -1)
+		epoll_ctl(conns.ep, EPOLL_CTL_DEL, conns.listen_fd, NULL);
+	if (write(conns.stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("write: the stop event");
+}
+
+/* Kept connections still open close with the process. */
+static void
+conns_close(void)
+{
+	if (conns.stop_fd != -1)
+		close(conns.stop_fd);
+	if (conns.ep != -1)
+		close(conns.ep);
+	conns.stop_fd = conns.ep = conns.listen_fd = -1;
 }
 
 static void
@@ -545,7 +813,6 @@ server_run(struct api *api, int listen_fd)
 {
 	const struct config	*cfg = api->cfg;
 	struct worker		*ws = NULL;
-	struct sigaction	 sa;
 	sigset_t		 set;
 	siginfo_t		 si;
 	struct timespec		 ts;
@@ -561,20 +828,16 @@ server_run(struct api *api, int listen_fd)
 		return -1;
 	}
 
-	/* SIGUSR2 wakes a worker blocked in accept or read at shutdown. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = wake_handler;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: the blocking call must fail */
-	if (sigaction(SIGUSR2, &sa, NULL) == -1) {
-		log_warn("sigaction SIGUSR2");
+	if (conns_init(listen_fd) == -1)
+		goto out;
+	if (sem_init(&serving, 0, serving_places(n)) == -1) {
+		log_warn("sem_init");
 		goto out;
 	}
 
 	for (i = 0; i < n; i++) {
 		ws[i].idx = i;
 		ws[i].api = api;
-		ws[i].state = WORKER_STARTING;
 		serr = store_open(cfg->database, 0, cfg->busy_timeout_ms,
 		    &ws[i].store, err, sizeof(err));
 		if (serr != STORE_OK) {
@@ -585,7 +848,8 @@ server_run(struct api *api, int listen_fd)
 			log_warnx("worker %zu: json_tokener_new_ex failed", i);
 			goto out;
 		}
-		FCGX_InitRequest(&ws[i].fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+		/* No listening socket: conn_serve gives it its connections. */
+		FCGX_InitRequest(&ws[i].fcgi, -1, FCGI_FAIL_ACCEPT_ON_INTR);
 	}
 
 	/* Workers inherit this mask: only main takes SIGTERM and SIGINT. */
@@ -613,7 +877,8 @@ server_run(struct api *api, int listen_fd)
 		started++;
 	}
 	if (started == n) {
-		log_info("serving with %zu threads", n);
+		log_info("serving with %zu threads, %u at once",
+		    n, serving_places(n));
 		for (;;) {
 			ts.tv_sec = 1;
 			ts.tv_nsec = 0;
@@ -637,22 +902,18 @@ server_run(struct api *api, int listen_fd)
 	}
 
 	/*
-	 * Drain.  A worker inside FCGX_Accept_r holds no request: wake it
-	 * with a signal so its accept or read fails and it leaves.  The
-	 * signal can land just before the worker blocks, so repeat it until
-	 * every worker is out; busy workers are left to finish.
+	 * Drain: no new connection is accepted, requests being served or
+	 * already sent finish and are answered, then the workers leave and
+	 * the kept connections close.
 	 */
 	pthread_mutex_lock(&server_lock);
 	api->stopping = 1;
 	pthread_mutex_unlock(&server_lock);
-	FCGX_ShutdownPending();
+	conns_stop();
 	deadline = time(NULL) + 60;
 	for (;;) {
 		pthread_mutex_lock(&server_lock);
 		live = server_live;
-		for (i = 0; i < started; i++)
-			if (ws[i].state == WORKER_IDLE)
-				pthread_kill(ws[i].thread, SIGUSR2);
 		pthread_mutex_unlock(&server_lock);
 		if (live == 0 || time(NULL) > deadline)
 			break;
@@ -672,5 +933,6 @@ out:
 	for (i = 0; i < n; i++)
 		worker_cleanup(&ws[i]);
 	free(ws);
+	conns_close();
 	return rc;
 }

@@ -227,6 +227,44 @@ def main():
             p.send_signal(signal.SIGTERM)
             eq(p.wait(30), 0, "exit status")
 
+    def idle_kept_connections_hold_no_thread():
+        # Two threads, twenty kept-alive connections used in turns: with a
+        # thread tied to each connection, the third would never be served.
+        path = os.path.join(tmp, "idle.sock")
+        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", "2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conns = []
+        try:
+            while not os.path.exists(path):
+                time.sleep(0.02)
+            for _ in range(20):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(10)
+                c.connect(path)
+                conns.append(c)
+            for rnd in range(3):
+                for i in (range(20) if rnd != 1 else reversed(range(20))):
+                    out = fcgi_request(conns[i], "GET", "/api/health", keep=True)
+                    check(out.startswith(b"Status: 200"), "round %d, connection %d: %r",
+                          rnd, i, out[:80])
+                    check(not out.endswith(b"<EOF>"), "connection %d kept", i)
+            # Connections closed by the client are let go; the rest still work.
+            for c in conns[:10]:
+                c.close()
+            for c in conns[10:]:
+                out = fcgi_request(c, "GET", "/api/health", keep=True)
+                check(out.startswith(b"Status: 200"), "after closes: %r", out[:80])
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.settimeout(10)
+                c.connect(path)
+                out = fcgi_request(c, "GET", "/api/health")
+                check(out.startswith(b"Status: 200"), "a new connection: %r", out[:80])
+        finally:
+            for c in conns:
+                c.close()
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(30), 0, "exit status")
+
     def stray_signals_do_not_stop_it():
         with Stack(runners=0) as s:
             for sig in (signal.SIGUSR1, signal.SIGHUP, signal.SIGPIPE):
@@ -263,7 +301,8 @@ def main():
     for fn in (help_exits_0, check_config_with_n, refuses_a_non_socket_path, listens_on_tcp,
                listens_on_unix_path_and_removes_it,
                refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
-               keep_alive_survives_an_unread_body, stray_signals_do_not_stop_it,
+               keep_alive_survives_an_unread_body, idle_kept_connections_hold_no_thread,
+               stray_signals_do_not_stop_it,
                sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])

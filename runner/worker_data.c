@@ -1,7 +1,10 @@
 /*
  * The data_processing worker: per-column statistics of an uploaded CSV file
  * or of inline CSV text, in one streaming pass of the csvstats engine, with
- * the engine's byte progress reported as the task's progress.
+ * the engine's byte progress reported as the task's progress.  An uploaded
+ * file of 4 MiB or more is parsed by two threads of this process when it
+ * may run on two CPUs (csvstats.h): the progress callback still runs in
+ * this thread only, and the result is that of one pass.
  */
 #include <config.h>
 

@@ -2190,6 +2190,60 @@ test_duration_hist(void **state)
 	free(h);
 }
 
+/*
+ * Listing with one status filter, then another, then the first again
+ * reuses each cached statement as prepared: none is re-prepared because a
+ * bound value changed (the planner's partial-index check once made every
+ * list re-parse its statement).
+ */
+/* Times the statements of db were prepared again since they were made. */
+static int
+reprepare_count(sqlite3 *db)
+{
+	sqlite3_stmt	*s;
+	int		 n = 0;
+
+	for (s = sqlite3_next_stmt(db, NULL); s != NULL;
+	    s = sqlite3_next_stmt(db, s))
+		n += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_REPREPARE, 0);
+	return n;
+}
+
+/*
+ * Listing with one status filter, then another, then the first again
+ * reuses each cached statement as prepared: none is prepared again because
+ * a bound value changed (the planner's partial-index check once made every
+ * list re-parse its statement).
+ */
+static void
+test_list_statements_not_reprepared(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task_list	 l;
+	sqlite3			*db = store_sqlite_handle(fx->st);
+	const unsigned		 masks[] = { 1u << TASK_SUCCESS,
+				    1u << TASK_PENDING, 1u << TASK_SUCCESS,
+				    (1u << TASK_FAILED) | (1u << TASK_SUCCESS),
+				    1u << TASK_PENDING, 1u << TASK_SUCCESS };
+	int			 before;
+	size_t			 i;
+
+	fill_tasks(fx->st, 20);
+	before = reprepare_count(db);
+	for (i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		memset(&f, 0, sizeof(f));
+		f.status_mask = masks[i];
+		assert_int_equal(store_task_list(fx->st, &f, 0, 5, &l), STORE_OK);
+		if (masks[i] == (1u << TASK_PENDING))
+			assert_int_equal(l.n, 5);
+		else
+			assert_int_equal(l.n, 0);
+		store_task_list_free(&l);
+	}
+	assert_int_equal(reprepare_count(db), before);
+}
+
 static void
 test_query_plans(void **state)
 {
@@ -2733,6 +2787,7 @@ main(void)
 		T(test_stats),
 		T(test_duration_hist),
 		T(test_query_plans),
+		T(test_list_statements_not_reprepared),
 		T(test_purge),
 		T(test_files),
 		T(test_busy),

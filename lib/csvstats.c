@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -871,7 +872,7 @@ csvstats_merge(struct csvstats *a, const struct csvstats *b)
 /*
  * The second thread's part of a split file: from the split point to the
  * end of the file, into statistics of its own.  Once started, only the
- * fields marked (mtx) are shared, and stop.
+ * fields marked (mtx) are shared, and the atomics.
  */
 struct csvstats_half {
 	struct csvstats	*st;
@@ -880,8 +881,8 @@ struct csvstats_half {
 	uint64_t	 off;		/* next pread offset; the end once finished */
 	pthread_t	 thread;
 	pthread_mutex_t	 mtx;
-	pthread_cond_t	 cv;		/* signalled after each read and at the end */
-	uint64_t	 done;		/* (mtx) bytes read */
+	pthread_cond_t	 cv;		/* signalled when finished */
+	_Atomic uint64_t done;		/* bytes read */
 	bool		 finished;	/* (mtx) */
 	enum csv_err	 err;		/* (mtx) its outcome, once finished */
 	atomic_bool	 stop;		/* the first thread asks it to stop */
@@ -941,12 +942,7 @@ csvstats_tick(struct csvstats_reader *r, uint64_t other)
 static uint64_t
 csvstats_half_done(struct csvstats_half *h)
 {
-	uint64_t	 done;
-
-	pthread_mutex_lock(&h->mtx);
-	done = h->done;
-	pthread_mutex_unlock(&h->mtx);
-	return done;
+	return atomic_load_explicit(&h->done, memory_order_relaxed);
 }
 
 /*
@@ -1067,10 +1063,8 @@ csvstats_half_run(void *arg)
 		}
 		h->off += (uint64_t)n;
 		e = csvstats_feed(h->st, h->buf, (size_t)n);
-		pthread_mutex_lock(&h->mtx);
-		h->done += (uint64_t)n;
-		pthread_cond_signal(&h->cv);
-		pthread_mutex_unlock(&h->mtx);
+		atomic_fetch_add_explicit(&h->done, (uint64_t)n,
+		    memory_order_relaxed);
 		if (e != CSV_OK)
 			break;
 	}
@@ -1107,6 +1101,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	struct csvstats_half	*h;
 	struct csv_parser	*p;
 	pthread_attr_t		 attr;
+	pthread_condattr_t	 cattr;
 	sigset_t		 all, old;
 	enum csv_err		 e;
 	size_t			 i;
@@ -1117,6 +1112,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	h->fd = r->fd;
 	h->off = x;
 	atomic_init(&h->stop, false);
+	atomic_init(&h->done, 0);
 	if ((h->buf = malloc(CSVSTATS_CHUNK)) == NULL ||
 	    (h->st = csvstats_new(&r->st->opts, &e)) == NULL) {
 		csvstats_half_free(h, false);
@@ -1145,7 +1141,15 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 		csvstats_half_free(h, false);
 		return;
 	}
-	if (pthread_cond_init(&h->cv, NULL) != 0) {
+	if (pthread_condattr_init(&cattr) != 0) {
+		pthread_mutex_destroy(&h->mtx);
+		csvstats_half_free(h, false);
+		return;
+	}
+	(void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&h->cv, &cattr);
+	pthread_condattr_destroy(&cattr);
+	if (rc != 0) {
 		pthread_mutex_destroy(&h->mtx);
 		csvstats_half_free(h, false);
 		return;
@@ -1173,7 +1177,9 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 
 /*
  * The first thread has reached the split point (or the end of input, eof):
- * waits for the second, reporting progress meanwhile, and merges its
+ * waits for the second, reporting progress every 50 ms meanwhile (not at
+ * each of its reads: on a busy machine every wake-up of this thread may
+ * take the CPU from the one it waits for), and merges its
  * statistics if the guess held -- the first thread's parser is then
  * outside quotes at the start of a record -- and the second half ended
  * without error.  Sets *merged accordingly; the half is gone on return.
@@ -1185,7 +1191,7 @@ csvstats_half_join(struct csvstats_reader *r, bool eof, bool *merged)
 	struct csvstats_half	*h = r->half;
 	const struct csv_parser	*p = r->st->parser;
 	enum csv_err		 herr, e = CSV_OK;
-	uint64_t		 seen = 0;
+	struct timespec		 until;
 	bool			 ok, fin;
 
 	*merged = false;
@@ -1193,16 +1199,23 @@ csvstats_half_join(struct csvstats_reader *r, bool eof, bool *merged)
 	if (!ok)
 		atomic_store(&h->stop, true);
 	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 50 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
 		pthread_mutex_lock(&h->mtx);
-		if (!h->finished && h->done == seen)
-			pthread_cond_wait(&h->cv, &h->mtx);
+		while (!h->finished &&
+		    pthread_cond_timedwait(&h->cv, &h->mtx, &until) == 0)
+			continue;
 		fin = h->finished;
-		seen = h->done;
 		herr = h->err;
 		pthread_mutex_unlock(&h->mtx);
 		if (fin)
 			break;
-		if (ok && e == CSV_OK && !csvstats_tick(r, seen)) {
+		if (ok && e == CSV_OK &&
+		    !csvstats_tick(r, csvstats_half_done(h))) {
 			e = CSV_ECANCELLED;
 			atomic_store(&h->stop, true);
 		}
@@ -1210,7 +1223,7 @@ csvstats_half_join(struct csvstats_reader *r, bool eof, bool *merged)
 	pthread_join(h->thread, NULL);
 	if (ok && e == CSV_OK && herr == CSV_OK) {
 		csvstats_merge(r->st, h->st);
-		r->done += h->done;
+		r->done += csvstats_half_done(h);
 		r->off = h->off;
 		*merged = true;
 	}

@@ -1161,6 +1161,9 @@ struct fdrun {
 	off_t			 end;		/* the descriptor's offset after */
 };
 
+/* Options for fd_run other than the defaults (delimiter, header), or NULL. */
+static const struct csv_options	*fd_opts;
+
 /*
  * Analyses in, written to a temporary file after prefix bytes of junk that
  * the descriptor's offset skips, with the given threads and split size.
@@ -1183,7 +1186,10 @@ fd_run(const char *in, size_t len, size_t prefix, unsigned threads,
 		assert_int_equal(write(fd, "\"", 1), 1);
 	assert_int_equal(write(fd, in, len), (ssize_t)len);
 	assert_int_equal(lseek(fd, (off_t)prefix, SEEK_SET), (off_t)prefix);
-	csv_options_init(&o);
+	if (fd_opts != NULL)
+		o = *fd_opts;
+	else
+		csv_options_init(&o);
 	o.threads = threads;
 	o.split_min_bytes = split_min;
 	r->e = csvstats_analyze_fd(fd, 0, &o, on_progress, &r->p, &r->res,
@@ -1546,6 +1552,50 @@ test_split_random(void **state)
 	}
 }
 
+/* Without a header, with another delimiter: the same as one pass. */
+static void
+test_split_options(void **state)
+{
+	struct csv_options	 o;
+	struct json_object	*res;
+	char			*in;
+	size_t			 len, i;
+
+	(void)state;
+	in = split_csv(3000, "\r\n", &len);
+	csv_options_init(&o);
+	o.has_header = false;
+	fd_opts = &o;
+	res = check_split(in, len, 0, "no header");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 3001);
+	assert_string_equal(col_str(res, 0, "type"), "string");
+	assert_string_equal(col_str(res, 0, "name"), "column_1");
+	json_object_put(res);
+	for (i = 0; i < len; i++)
+		if (in[i] == ',')
+			in[i] = ';';
+	o.has_header = true;
+	o.delimiter = ';';
+	res = check_split(in, len, 0, "semicolons");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "rows")), 3000);
+	assert_string_equal(col_str(res, 1, "type"), "number");
+	json_object_put(res);
+	/* A width set by a short first record: the rows are ragged. */
+	for (i = 0; i < len; i++)
+		if (in[i] == ';')
+			in[i] = ',';
+	o.delimiter = ',';
+	memcpy(in, "x\r\n", 3);		/* "x", then ",b,s" */
+	res = check_split(in, len, 0, "ragged");
+	assert_int_equal(json_object_get_int(json_object_object_get(res,
+	    "ragged_rows")), 3001);
+	json_object_put(res);
+	fd_opts = NULL;
+	free(in);
+}
+
 /* Progress of both threads: monotone, at most the total, ending at it. */
 static void
 test_split_progress(void **state)
@@ -1633,6 +1683,7 @@ main(void)
 		cmocka_unit_test(test_split_wrong_guess),
 		cmocka_unit_test(test_split_errors),
 		cmocka_unit_test(test_split_random),
+		cmocka_unit_test(test_split_options),
 		cmocka_unit_test(test_split_progress),
 	};
 	int	 failed;

@@ -324,8 +324,13 @@ runner_kid_exited(struct runner *r, struct child *c, int status)
 	c->status = status;
 	c->pid = 0;
 	child_drain(c);
-	/* Whatever the worker left in its group goes with it. */
-	(void)kill(-pid, SIGKILL);
+	/*
+	 * Whatever the worker left in its group goes with it (the spawner
+	 * did that before reaping its own, while the group id was still
+	 * held: after the reap the id is free for reuse).
+	 */
+	if (!c->spawned)
+		(void)kill(-pid, SIGKILL);
 	child_conclude(c, r->cfg);
 	r->run_ms_avg = r->run_ms_avg * 0.9 +
 	    (double)(mono_ms() - c->started) * 0.1;
@@ -351,6 +356,8 @@ runner_spawner_lost(struct runner *r)
 			continue;
 		if (c->end == CHILD_END_NONE)
 			c->end = CHILD_END_SPAWNER;
+		/* A dead spawner killed no groups: what the child left. */
+		(void)kill(-c->pid, SIGKILL);
 		runner_kid_exited(r, c, SIGKILL);	/* as if WTERMSIG 9 */
 		n++;
 	}

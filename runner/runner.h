@@ -6,7 +6,10 @@
  * Process model.  The runner process is the only one of its side that
  * touches the database.  A child never opens it: it reports progress, its
  * result or its failure over a pipe in length-prefixed frames (proto.c) and
- * its stderr is captured into a bounded ring (ring.c).  The main loop
+ * its stderr is captured into a bounded ring (ring.c).  Echo children are
+ * forked by a small helper process, the spawner (spawn.c, spawner.c),
+ * because a fork of the runner itself is expensive; the others by the
+ * runner.  The main loop
  * (loop.c) waits in one ppoll() over a signalfd, an inotify descriptor on the
  * database's directory (every commit by taskq-api writes the -wal file, which
  * is the wake-up signal) and every child's pipes.
@@ -220,7 +223,14 @@ void	 child_run(struct task *, const struct config *, bool test_hooks,
  * spawner ignores SIGTERM, SIGINT and SIGHUP (the runner's shutdown decides
  * when children stop) and exits at EOF on its socket, killing its
  * children's process groups.  When it dies first, the runner requeues what
- * ran under it (OUTCOME_LOST) and starts a new one at most once a second.
+ * ran under it (OUTCOME_LOST) and starts a new one after a second (then
+ * two, four... up to a minute while it keeps dying).
+ *
+ * The spawner, not the runner, reaps these children, so between that reap
+ * and the runner reading SPAWN_EXITED a signal the runner sends (cancel,
+ * timeout) names a free pid.  The spawner kills the child's group before
+ * reaping it, and a pid is reused only after the kernel has cycled through
+ * pid_max others, which cannot happen in that sub-millisecond window.
  */
 #define SPAWN_FD		3	/* the socket's number in the spawner */
 #define SPAWN_MSG_MAX		(64 * 1024)	/* a larger request: forked directly */

@@ -92,6 +92,7 @@ struct req {
 	const char	*arg;		/* the {id} or {name} segment, NUL-terminated */
 	char		 argbuf[256];	/* holds arg; longer segments are refused */
 	int		 status;	/* sent status, 0 until a response went out */
+	bool		 pending;	/* head in w->hdr, body in w->out, unsent */
 };
 
 /* auth.c */

@@ -7,6 +7,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -141,9 +143,9 @@ resp_header(struct req *r, const char *name, const char *fmt, ...)
 }
 
 /*
- * Sends the head and w->out as the body in one FCGX_PutStr, so a response
- * leaves in as few FastCGI records as its size allows.  A buffer that ran
- * out of memory while being built turns the response into a 503.
+ * Prepares the response: its head in w->hdr, w->out as its body.  serve()
+ * sends both once the request is done with (resp_write), unless the
+ * handler went on to stream a body through libfcgi itself.
  */
 void
 resp_send(struct req *r, int status, const char *content_type)
@@ -167,9 +169,8 @@ resp_send(struct req *r, int status, const char *content_type)
 	if (w->xhdr.len > 0)
 		buf_put(&w->hdr, w->xhdr.p, w->xhdr.len);
 	buf_put(&w->hdr, "\r\n", 2);
-	buf_put(&w->hdr, w->out.p != NULL ? w->out.p : "", w->out.len);
 	r->status = status;
-	if (buf_failed(&w->hdr)) {
+	if (buf_failed(&w->hdr) || buf_failed(&w->out)) {
 		static const char oom[] = "Status: 503 Service Unavailable\r\n"
 		    "Content-Type: application/json\r\nRetry-After: 1\r\n\r\n"
 		    "{\"detail\": \"out of memory, retry shortly\"}";
@@ -180,10 +181,120 @@ resp_send(struct req *r, int status, const char *content_type)
 		FCGX_PutStr(oom, (int)sizeof(oom) - 1, r->fcgi->out);
 		return;
 	}
-	if (w->hdr.len > INT32_MAX ||
-	    FCGX_PutStr(w->hdr.p, (int)w->hdr.len, r->fcgi->out) < 0)
+	r->pending = true;
+}
+
+/* FastCGI record types and the largest content of one record. */
+#define FCGI_REC_END_REQUEST	3
+#define FCGI_REC_STDOUT		6
+#define FCGI_REC_CONTENT_MAX	65535
+
+static void
+fcgi_header(unsigned char *h, int type, int request_id, size_t len)
+{
+	h[0] = 1;				/* FCGI_VERSION_1 */
+	h[1] = (unsigned char)type;
+	h[2] = (unsigned char)(request_id >> 8);
+	h[3] = (unsigned char)request_id;
+	h[4] = (unsigned char)(len >> 8);
+	h[5] = (unsigned char)len;
+	h[6] = 0;				/* no padding */
+	h[7] = 0;
+}
+
+/* writev(2) of all of iov[0..n), however the kernel splits it. */
+static int
+writev_all(int fd, struct iovec *iov, size_t n)
+{
+	ssize_t	 got;
+	size_t	 left;
+
+	while (n > 0) {
+		got = writev(fd, iov, n > IOV_MAX ? IOV_MAX : (int)n);
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (left = (size_t)got; n > 0 && left >= iov->iov_len; n--)
+			left -= (iov++)->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Sends the prepared response and ends the request: the head and body as
+ * FastCGI stdout records, the end of stdout and the end-request record,
+ * all in one writev(2).  Through FCGX_PutStr and FCGX_Finish_r the same
+ * took a write per 8 KiB record plus one to finish (five for a page of
+ * tasks), each waking nginx.  Returns -1 if the connection failed.
+ */
+static int
+resp_write(struct req *r)
+{
+	struct worker	*w = r->w;
+	const char	*part[2] = { w->hdr.p, w->out.p != NULL ? w->out.p : "" };
+	size_t		 plen[2] = { w->hdr.len, w->out.len };
+	size_t		 total = plen[0] + plen[1], nrec, niov, k, p, off, take;
+	size_t		 rec, room;
+	unsigned char	*hdrs;
+	struct iovec	*iov;
+	int		 rid = r->fcgi->requestId, rc;
+
+	nrec = (total + FCGI_REC_CONTENT_MAX - 1) / FCGI_REC_CONTENT_MAX;
+	/* Per record a header and at most two pieces; two closing records. */
+	niov = nrec * 3 + 2;
+	hdrs = malloc((nrec + 2) * 8 + 8);
+	iov = calloc(niov, sizeof(*iov));
+	if (hdrs == NULL || iov == NULL) {
+		free(hdrs);
+		free(iov);
+		log_warnx("%s %s: out of memory sending the response",
+		    r->method, r->path);
+		return -1;
+	}
+	k = 0;
+	p = off = 0;
+	for (rec = 0; rec < nrec; rec++) {
+		room = total - (rec * FCGI_REC_CONTENT_MAX);
+		if (room > FCGI_REC_CONTENT_MAX)
+			room = FCGI_REC_CONTENT_MAX;
+		fcgi_header(hdrs + rec * 8, FCGI_REC_STDOUT, rid, room);
+		iov[k].iov_base = hdrs + rec * 8;
+		iov[k++].iov_len = 8;
+		while (room > 0) {
+			take = plen[p] - off < room ? plen[p] - off : room;
+			if (take > 0) {
+				iov[k].iov_base = (char *)part[p] + off;
+				iov[k++].iov_len = take;
+			}
+			room -= take;
+			off += take;
+			if (off == plen[p]) {
+				p++;
+				off = 0;
+			}
+		}
+	}
+	/* The end of stdout, then FCGI_END_REQUEST: app status 0, complete. */
+	fcgi_header(hdrs + nrec * 8, FCGI_REC_STDOUT, rid, 0);
+	iov[k].iov_base = hdrs + nrec * 8;
+	iov[k++].iov_len = 8;
+	fcgi_header(hdrs + (nrec + 1) * 8, FCGI_REC_END_REQUEST, rid, 8);
+	memset(hdrs + (nrec + 2) * 8, 0, 8);
+	iov[k].iov_base = hdrs + (nrec + 1) * 8;
+	iov[k++].iov_len = 16;
+	rc = writev_all(r->fcgi->ipcFd, iov, k);
+	if (rc == -1)
 		log_debug("%s %s: client went away while sending the response",
 		    r->method, r->path);
+	free(hdrs);
+	free(iov);
+	return rc;
 }
 
 void
@@ -398,11 +509,15 @@ drain_body(struct worker *w)
 		w->fcgi.keepConnection = 0;
 }
 
-/* Serves the request FCGX_Accept_r just returned. */
+/*
+ * Serves the request FCGX_Accept_r just returned and ends it, leaving
+ * w->fcgi.ipcFd open if the connection is to be kept, -1 if it was closed.
+ */
 static void
 serve(struct worker *w)
 {
 	struct req	 r;
+	bool		 failed = false;
 
 	memset(&r, 0, sizeof(r));
 	r.w = w;
@@ -430,6 +545,13 @@ serve(struct worker *w)
 	if (r.status >= 500)
 		log_debug("%s %s -> %d", r.method, r.path, r.status);
 	drain_body(w);
+	if (r.pending) {
+		failed = resp_write(&r) == -1;
+		/* What FCGX_Finish_r does, less the writes resp_write made. */
+		FCGX_Free(&w->fcgi, failed || !w->fcgi.keepConnection ||
+		    FCGX_GetError(w->fcgi.in) != 0);
+	} else
+		FCGX_Finish_r(&w->fcgi);
 	/* Release large buffers kept from an unusually large request. */
 	if (w->in.cap > (4u << 20))
 		buf_release(&w->in);
@@ -486,8 +608,8 @@ static struct conns	 conns = { .ep = -1, .listen_fd = -1, .stop_fd = -1 };
  * but serving itself is CPU work: more runnable threads than CPUs only take
  * turns at them, each with its own SQLite page cache cold, and measured a
  * third slower on two CPUs with 16 serving than with 4.  So a worker holds
- * one of these places from taking a connection to answering it, and gives
- * it up early before a long wait (worker_wait).
+ * one of these places to wait for and serve requests, and gives it up
+ * before a long wait (worker_wait), taking one again after.
  */
 static sem_t		 serving;
 
@@ -636,7 +758,6 @@ conn_serve(struct worker *w, int fd)
 		return;
 	}
 	serve(w);
-	FCGX_Finish_r(&w->fcgi);
 	if (w->fcgi.ipcFd < 0) {
 		conn_closed();
 		return;
@@ -682,13 +803,13 @@ worker_main(void *arg)
 	int			 n;
 
 	for (;;) {
-		serving_take(w);
+		/* Kept from request to request, unless a wait gave it up. */
+		if (!w->serving)
+			serving_take(w);
 		n = epoll_wait(conns.ep, &ev, 1, -1);
 		if (n == -1) {
-			if (errno == EINTR) {
-				serving_give(w);
+			if (errno == EINTR)
 				continue;
-			}
 			log_warn("worker %zu: epoll_wait; the worker stops",
 			    w->idx);
 			break;
@@ -701,7 +822,6 @@ worker_main(void *arg)
 			conn_accept();
 		else if (n == 1)
 			conn_serve(w, ev.data.fd);
-		serving_give(w);
 	}
 	serving_give(w);
 	FCGX_Free(&w->fcgi, 1);

@@ -517,6 +517,22 @@ out:
  * 200 {"tasks", "next_cursor"}; 422 bad status, task_type, limit, cursor,
  * q, or an unknown or repeated parameter; 503 busy.
  */
+/* A page of tasks being written into the response's "tasks" array. */
+struct list_out {
+	struct buf	*b;
+	size_t		 n;
+};
+
+static void
+list_put_task(const struct task *t, void *arg)
+{
+	struct list_out	*lo = arg;
+
+	if (lo->n++ > 0)
+		buf_puts(lo->b, ", ");
+	task_to_json(lo->b, t);
+}
+
 void
 h_task_list(struct req *r)
 {
@@ -525,10 +541,10 @@ h_task_list(struct req *r)
 		{ "cursor", NULL }, { "q", NULL },
 	};
 	struct filter_in fi;
-	struct task_list list = { NULL, 0, 0 };
 	struct buf	*b = &r->w->out;
+	struct list_out	 lo = { b, 0 };
 	char		 bad[80], cur[25];
-	int64_t		 cursor = 0;
+	int64_t		 cursor = 0, next = 0;
 	size_t		 limit = LIST_LIMIT_DEFAULT, i;
 	enum store_err	 err;
 	const char	*s;
@@ -570,7 +586,10 @@ h_task_list(struct req *r)
 		fi.f.q = qp[4].value;
 	}
 
-	err = store_task_list(r->w->store, &fi.f, cursor, limit, &list);
+	/* The tasks are written as the store reads them, none copied. */
+	buf_puts(b, "{\"tasks\": [");
+	err = store_task_list_each(r->w->store, &fi.f, cursor, limit,
+	    list_put_task, &lo, &next);
 	if (err == STORE_INVALID && fi.f.q != NULL) {
 		resp_error(r, 422, "q", "q is not a valid search");
 		return;
@@ -579,22 +598,15 @@ h_task_list(struct req *r)
 		resp_store_error(r, err, "listing tasks");
 		return;
 	}
-	buf_puts(b, "{\"tasks\": [");
-	for (i = 0; i < list.n; i++) {
-		if (i > 0)
-			buf_puts(b, ", ");
-		task_to_json(b, list.tasks[i]);
-	}
 	buf_puts(b, "], \"next_cursor\": ");
-	if (list.next_cursor != 0) {
-		cursor_encode(list.next_cursor, cur);
+	if (next != 0) {
+		cursor_encode(next, cur);
 		buf_putc(b, '"');
 		buf_puts(b, cur);
 		buf_putc(b, '"');
 	} else
 		buf_puts(b, "null");
 	buf_putc(b, '}');
-	store_task_list_free(&list);
 	resp_json(r, 200);
 }
 

@@ -144,6 +144,28 @@ store_task_list(struct store *st, const struct task_filter *f, int64_t cursor,
 	return st->be->task_list(st, f, cursor, limit, out);
 }
 
+enum store_err
+store_task_list_each(struct store *st, const struct task_filter *f,
+    int64_t cursor, size_t limit, void (*fn)(const struct task *, void *),
+    void *arg, int64_t *next_cursor)
+{
+	struct task_list	 l;
+	enum store_err		 err;
+	size_t			 i;
+
+	if (st->be->task_list_each != NULL)
+		return st->be->task_list_each(st, f, cursor, limit, fn, arg,
+		    next_cursor);
+	*next_cursor = 0;
+	if ((err = st->be->task_list(st, f, cursor, limit, &l)) != STORE_OK)
+		return err;
+	for (i = 0; i < l.n; i++)
+		fn(l.tasks[i], arg);
+	*next_cursor = l.next_cursor;
+	store_task_list_free(&l);
+	return STORE_OK;
+}
+
 void
 store_task_list_free(struct task_list *l)
 {

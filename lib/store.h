@@ -126,6 +126,17 @@ enum store_err	 store_task_list(struct store *, const struct task_filter *,
 		    int64_t cursor, size_t limit, struct task_list *out);
 void		 store_task_list_free(struct task_list *); /* frees contents */
 
+/*
+ * The same page as store_task_list(), without copying it: calls fn(task,
+ * arg) for each task in order and sets *next_cursor as struct task_list's.
+ * The task is lent for the call only: its strings may point into the
+ * database library's buffers.
+ */
+enum store_err	 store_task_list_each(struct store *,
+		    const struct task_filter *, int64_t cursor, size_t limit,
+		    void (*fn)(const struct task *, void *), void *arg,
+		    int64_t *next_cursor);
+
 /* PENDING or RUNNING -> CANCELLED.  STORE_CONFLICT if already finished. */
 enum store_err	 store_task_cancel(struct store *, const char *id, struct task **out);
 

@@ -42,6 +42,11 @@ struct store_backend {
 			    struct task **);
 	enum store_err	 (*task_list)(struct store *, const struct task_filter *,
 			    int64_t, size_t, struct task_list *);
+	/* Optional: store.c falls back on task_list. */
+	enum store_err	 (*task_list_each)(struct store *,
+			    const struct task_filter *, int64_t, size_t,
+			    void (*)(const struct task *, void *), void *,
+			    int64_t *);
 	enum store_err	 (*task_cancel)(struct store *, const char *,
 			    struct task **);
 	enum store_err	 (*task_retry)(struct store *, const char *,

@@ -1573,24 +1573,64 @@ out:
 }
 
 /*
+ * The task in the current row of s, lent: its strings point into s's
+ * column buffers, valid until s is stepped or reset.  The casts drop a
+ * const that struct task does not carry; nothing writes through them.
+ */
+static void
+task_view_from_row(sqlite3_stmt *s, struct task *t)
+{
+	const char	*status;
+	int		 sv;
+
+	memset(t, 0, sizeof(*t));
+	t->seq = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, t->id, sizeof(t->id));
+	status = (const char *)sqlite3_column_text(s, 3);
+	sv = status != NULL ? task_status_parse(status) : -1;
+	t->status = sv >= 0 ? (enum task_status)sv : TASK_FAILED;
+	t->progress = sqlite3_column_int(s, 4);
+	col_copy(s, 9, t->retry_of, sizeof(t->retry_of));
+	t->attempt = sqlite3_column_int(s, 10);
+	t->max_attempts = sqlite3_column_int(s, 11);
+	t->priority = sqlite3_column_int(s, 12);
+	t->timeout_s = sqlite3_column_int(s, 13);
+	t->created_at = sqlite3_column_int64(s, 14);
+	t->run_at = sqlite3_column_int64(s, 15);
+	t->started_at = sqlite3_column_int64(s, 16);
+	t->completed_at = sqlite3_column_int64(s, 17);
+	t->updated_at = sqlite3_column_int64(s, 18);
+	t->claim_token = sqlite3_column_int64(s, 20);
+	t->task_type = (char *)sqlite3_column_text(s, 2);
+	t->parameters = (char *)sqlite3_column_text(s, 5);
+	t->result_data = (char *)sqlite3_column_text(s, 6);
+	t->error_message = (char *)sqlite3_column_text(s, 7);
+	t->worker_output = (char *)sqlite3_column_text(s, 8);
+	t->claim_owner = (char *)sqlite3_column_text(s, 19);
+}
+
+/* What list_walk does with each row: 0, or -1 when out of memory. */
+typedef int	(*list_row_fn)(sqlite3_stmt *, void *);
+
+/*
  * The cursor is the seq of the last task of the previous page; the next
  * page starts strictly below it, so tasks inserted meanwhile (higher seq)
- * never shift a page.  A q without any word matches nothing.
+ * never shift a page.  A q without any word matches nothing.  Hands each
+ * row of the page to row and sets *next_cursor (0: no more).
  */
 static enum store_err
-sqlite_task_list(struct store *base_, const struct task_filter *f, int64_t cursor,
-    size_t limit, struct task_list *out)
+list_walk(struct sqlite_store *st, const struct task_filter *f, int64_t cursor,
+    size_t limit, list_row_fn row, void *arg, int64_t *next_cursor)
 {
-	struct sqlite_store	*st = sq(base_);
 	struct fshape	 fs;
 	struct sbuf	 sb = { 0 };
 	sqlite3_stmt	*s = NULL;
-	struct task	*t;
 	enum store_err	 err = STORE_OK;
-	int64_t		 nfilter;
+	int64_t		 nfilter, last = 0;
+	size_t		 n = 0;
 	int		 idx = 1, rc;
 
-	memset(out, 0, sizeof(*out));
+	*next_cursor = 0;
 	if (limit < 1 || limit > LIST_MAX)
 		return set_err(st, STORE_INVALID, "limit %zu out of 1..%d",
 		    limit, LIST_MAX);
@@ -1605,10 +1645,6 @@ sqlite_task_list(struct store *base_, const struct task_filter *f, int64_t curso
 		if ((err = filter_count(st, &fs, f, &nfilter)) != STORE_OK)
 			goto out;
 		fs.by_filter = nfilter <= store_sqlite_search_by_filter_max;
-	}
-	if ((out->tasks = calloc(limit, sizeof(*out->tasks))) == NULL) {
-		err = set_err(st, STORE_NOMEM, "out of memory");
-		goto out;
 	}
 	list_sql(&sb, &fs);
 	if (sb.oom) {
@@ -1626,15 +1662,16 @@ sqlite_task_list(struct store *base_, const struct task_filter *f, int64_t curso
 	/* One row more than asked tells whether there is a next page. */
 	sqlite3_bind_int64(s, idx++, (int64_t)limit + 1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (out->n == limit) {
-			out->next_cursor = out->tasks[out->n - 1]->seq;
+		if (n == limit) {
+			*next_cursor = last;
 			break;
 		}
-		if ((t = task_from_row(s)) == NULL) {
+		last = sqlite3_column_int64(s, 0);
+		if (row(s, arg) == -1) {
 			err = set_err(st, STORE_NOMEM, "out of memory");
 			goto out;
 		}
-		out->tasks[out->n++] = t;
+		n++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = db_err(st, rc, "list tasks");
@@ -1642,9 +1679,65 @@ out:
 	stmt_done(s);
 	free(sb.p);
 	free(fs.match);
+	return err;
+}
+
+static int
+list_row_copy(sqlite3_stmt *s, void *arg)
+{
+	struct task_list	*out = arg;
+	struct task		*t;
+
+	if ((t = task_from_row(s)) == NULL)
+		return -1;
+	out->tasks[out->n++] = t;
+	return 0;
+}
+
+static enum store_err
+sqlite_task_list(struct store *base_, const struct task_filter *f, int64_t cursor,
+    size_t limit, struct task_list *out)
+{
+	struct sqlite_store	*st = sq(base_);
+	enum store_err		 err;
+
+	memset(out, 0, sizeof(*out));
+	if (limit >= 1 && limit <= LIST_MAX &&
+	    (out->tasks = calloc(limit, sizeof(*out->tasks))) == NULL)
+		return set_err(st, STORE_NOMEM, "out of memory");
+	err = list_walk(st, f, cursor, limit, list_row_copy, out,
+	    &out->next_cursor);
 	if (err != STORE_OK)
 		store_task_list_free(out);
 	return err;
+}
+
+struct list_each {
+	void	 (*fn)(const struct task *, void *);
+	void	 *arg;
+};
+
+static int
+list_row_lend(sqlite3_stmt *s, void *arg)
+{
+	struct list_each	*le = arg;
+	struct task		 t;
+
+	task_view_from_row(s, &t);
+	le->fn(&t, le->arg);
+	return 0;
+}
+
+/* store_task_list() without copying a task: no allocation per row. */
+static enum store_err
+sqlite_task_list_each(struct store *base_, const struct task_filter *f,
+    int64_t cursor, size_t limit, void (*fn)(const struct task *, void *),
+    void *arg, int64_t *next_cursor)
+{
+	struct list_each	 le = { fn, arg };
+
+	return list_walk(sq(base_), f, cursor, limit, list_row_lend, &le,
+	    next_cursor);
 }
 
 /* ---- cancel and retry --------------------------------------------------- */
@@ -2885,6 +2978,7 @@ const struct store_backend store_sqlite_backend = {
 	.task_submit_many = sqlite_task_submit_many,
 	.task_get = sqlite_task_get,
 	.task_list = sqlite_task_list,
+	.task_list_each = sqlite_task_list_each,
 	.task_cancel = sqlite_task_cancel,
 	.task_retry = sqlite_task_retry,
 	.task_cancel_matching = sqlite_task_cancel_matching,

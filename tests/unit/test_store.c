@@ -1718,6 +1718,88 @@ test_recover_stale(void **state)
 
 /* ---- listing and search ------------------------------------------------- */
 
+/* What list_each_record saw: copies of the lent tasks' fields. */
+struct each_seen {
+	size_t	 n;
+	char	 ids[8][TASK_ID_LEN + 1];
+	char	 params[8][64];
+	char	 results[8][64];
+	int	 status[8];
+};
+
+static void
+list_each_record(const struct task *t, void *arg)
+{
+	struct each_seen	*e = arg;
+
+	assert_true(e->n < 8);
+	snprintf(e->ids[e->n], sizeof(e->ids[0]), "%s", t->id);
+	snprintf(e->params[e->n], sizeof(e->params[0]), "%s", t->parameters);
+	snprintf(e->results[e->n], sizeof(e->results[0]), "%s",
+	    t->result_data != NULL ? t->result_data : "(null)");
+	e->status[e->n] = (int)t->status;
+	e->n++;
+}
+
+/*
+ * store_task_list_each lends the very page store_task_list copies: the
+ * same tasks, fields and order, the same next cursor, page after page,
+ * with and without a filter.
+ */
+static void
+test_list_each_matches_list(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_filter	 f;
+	struct task_list	 l;
+	struct each_seen	 e;
+	struct task		*t, *c;
+	char			 params[32];
+	int64_t			 cur, next, cur_l;
+	size_t			 i, pass;
+
+	for (i = 0; i < 7; i++) {
+		snprintf(params, sizeof(params), "{\"n\": %zu}", i);
+		t = submit(fx->st, i % 2 ? "echo" : "email", params, 0);
+		task_free(t);
+	}
+	c = claim_one(fx->st, "r");
+	assert_int_equal(finish(fx->st, c, c->claim_token, OUTCOME_SUCCESS,
+	    "{\"ok\": 1}", NULL), STORE_OK);
+	task_free(c);
+	for (pass = 0; pass < 2; pass++) {
+		memset(&f, 0, sizeof(f));
+		if (pass == 1)
+			f.status_mask = 1u << TASK_PENDING;
+		cur = cur_l = 0;
+		do {
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(store_task_list_each(fx->st, &f, cur, 3,
+			    list_each_record, &e, &next), STORE_OK);
+			assert_int_equal(store_task_list(fx->st, &f, cur_l, 3, &l),
+			    STORE_OK);
+			assert_int_equal(e.n, l.n);
+			assert_true(e.n > 0);
+			for (i = 0; i < l.n; i++) {
+				assert_string_equal(e.ids[i], l.tasks[i]->id);
+				assert_string_equal(e.params[i],
+				    l.tasks[i]->parameters);
+				assert_string_equal(e.results[i],
+				    l.tasks[i]->result_data != NULL ?
+				    l.tasks[i]->result_data : "(null)");
+				assert_int_equal(e.status[i], l.tasks[i]->status);
+			}
+			assert_int_equal(next, l.next_cursor);
+			cur = next;
+			cur_l = l.next_cursor;
+			store_task_list_free(&l);
+		} while (cur != 0);
+	}
+	/* A bad limit is refused alike. */
+	assert_int_equal(store_task_list_each(fx->st, NULL, 0, 0,
+	    list_each_record, &e, &next), STORE_INVALID);
+}
+
 static void
 test_list_filters(void **state)
 {
@@ -2782,6 +2864,7 @@ main(void)
 		T(test_runners),
 		T(test_recover_stale),
 		T(test_list_filters),
+		T(test_list_each_matches_list),
 		T(test_keyset_pagination_with_inserts),
 		T(test_search),
 		T(test_stats),
@@ -2823,6 +2906,7 @@ main(void)
 		P(test_runners),
 		P(test_recover_stale),
 		P(test_list_filters),
+		P(test_list_each_matches_list),
 		P(test_keyset_pagination_with_inserts),
 		P(test_search),
 		P(test_stats),

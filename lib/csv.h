@@ -59,10 +59,9 @@ struct csv_options {
 	size_t	 max_columns;	/* csvstats only; 0 = CSVSTATS_MAX_COLUMNS_DEFAULT */
 	/*
 	 * csvstats_analyze_fd on a regular file only: threads parsing it
-	 * (0 = two when this process may run on two CPUs or more and one is
-	 * idle at the start, else one; at most 2 are used), and the smallest
-	 * input split between two threads (0 = CSVSTATS_SPLIT_MIN_DEFAULT;
-	 * tests set it low).
+	 * (0 = two when this process may run on two CPUs or more, else one;
+	 * at most 2 are used), and the smallest input split between two
+	 * threads (0 = CSVSTATS_SPLIT_MIN_DEFAULT; tests set it low).
 	 */
 	unsigned threads;
 	uint64_t split_min_bytes;

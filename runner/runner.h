@@ -226,11 +226,11 @@ void	 child_run(struct task *, const struct config *, bool test_hooks,
  * ran under it (OUTCOME_LOST) and starts a new one after a second (then
  * two, four... up to a minute while it keeps dying).
  *
- * The spawner, not the runner, reaps these children, so between that reap
- * and the runner reading SPAWN_EXITED a signal the runner sends (cancel,
- * timeout) names a free pid.  The spawner kills the child's group before
- * reaping it, and a pid is reused only after the kernel has cycled through
- * pid_max others, which cannot happen in that sub-millisecond window.
+ * The spawner, not the runner, is these children's parent, yet the runner
+ * signals their process groups (cancel, timeout) until it has read their
+ * exit.  So the spawner reports an exit without reaping (waitid WNOWAIT:
+ * the zombie holds the pid and the group id) and reaps only when the runner
+ * answers SPAWN_REAP, after which it never names that pid again.
  */
 #define SPAWN_FD		3	/* the socket's number in the spawner */
 #define SPAWN_MSG_MAX		(64 * 1024)	/* a larger request: forked directly */
@@ -251,11 +251,20 @@ struct spawn_req {
 	int32_t		 pad;
 };
 
+/* Runner to spawner: done with these exited children, reap them. */
+#define SPAWN_REAP_MAGIC	0x74717272u	/* "tqrr" */
+#define SPAWN_REAP_MAX		1024
+struct spawn_reap {
+	uint32_t	 magic;
+	uint32_t	 n;		/* then n int32_t pids */
+};
+
 enum spawn_ev {
 	SPAWN_READY = 1,	/* the spawner runs: pid = its own */
 	SPAWN_STARTED,		/* a request's child runs: pid */
 	SPAWN_FAILED,		/* a request refused: value = errno */
-	SPAWN_EXITED,		/* a child ended: pid, value = wait status */
+	SPAWN_EXITED,		/* a child ended: pid, value = wait status;
+				 * a zombie until the runner's SPAWN_REAP */
 };
 
 /* Spawner to runner: answers come in the order of the requests. */
@@ -275,6 +284,8 @@ struct spawner {
 	unsigned	 fails;		/* losses since one last worked */
 	struct spawn_msg *q;		/* exits read while awaiting an answer */
 	size_t		 nq, qcap, qoff;
+	int32_t		*acks;		/* exits handed out, to answer SPAWN_REAP */
+	size_t		 nacks, ackcap;
 	uint64_t	 spawned;	/* children started through it */
 };
 

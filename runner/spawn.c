@@ -141,6 +141,7 @@ spawner_kill(struct spawner *sp, bool reaped)
 		sp->fd = -1;
 		sp->lost = true;
 	}
+	sp->nacks = 0;		/* its zombies went with it */
 	/* One that keeps dying is retried less and less often. */
 	sp->retry_at = mono_ms() + (SPAWN_RESTART_MS << (sp->fails < 6 ?
 	    sp->fails : 6));
@@ -342,6 +343,61 @@ out:
 	return pid;
 }
 
+/* Remembers that the caller is being handed pid's exit. */
+static int
+spawner_handout(struct spawner *sp, const struct spawn_msg *m)
+{
+	int32_t	*na;
+	size_t	 ncap;
+
+	if (sp->nacks == sp->ackcap) {
+		ncap = sp->ackcap == 0 ? 64 : sp->ackcap * 2;
+		if ((na = reallocarray(sp->acks, ncap, sizeof(*na))) == NULL) {
+			/* The zombie stays until the spawner goes: harmless. */
+			log_warn("spawner: reallocarray");
+			return 1;
+		}
+		sp->acks = na;
+		sp->ackcap = ncap;
+	}
+	sp->acks[sp->nacks++] = m->pid;
+	return 1;
+}
+
+/*
+ * SPAWN_REAP for the exits handed out: the caller has processed them (the
+ * loop reads them all before it could signal anything again).  Kept for the
+ * next time if the socket is full.
+ */
+static void
+spawner_ack(struct spawner *sp)
+{
+	unsigned char		 buf[sizeof(struct spawn_reap) +
+				    SPAWN_REAP_MAX * sizeof(int32_t)];
+	struct spawn_reap	 h;
+	size_t			 n, done = 0;
+	ssize_t			 w;
+
+	while (sp->fd != -1 && done < sp->nacks) {
+		n = sp->nacks - done;
+		if (n > SPAWN_REAP_MAX)
+			n = SPAWN_REAP_MAX;
+		h.magic = SPAWN_REAP_MAGIC;
+		h.n = (uint32_t)n;
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), sp->acks + done, n * sizeof(int32_t));
+		do
+			w = send(sp->fd, buf, sizeof(h) + n * sizeof(int32_t),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w == -1 && errno == EINTR);
+		if (w == -1)
+			break;	/* full: later; gone: the next read says so */
+		done += n;
+	}
+	memmove(sp->acks, sp->acks + done, (sp->nacks - done) * sizeof(int32_t));
+	sp->nacks -= done;
+}
+
 int
 spawner_next(struct spawner *sp, struct spawn_msg *m)
 {
@@ -351,7 +407,7 @@ spawner_next(struct spawner *sp, struct spawn_msg *m)
 		*m = sp->q[sp->qoff++];
 		if (sp->qoff == sp->nq)
 			sp->qoff = sp->nq = 0;
-		return 1;
+		return spawner_handout(sp, m);
 	}
 	if (sp->lost) {
 		sp->lost = false;
@@ -362,15 +418,17 @@ spawner_next(struct spawner *sp, struct spawn_msg *m)
 	while ((rc = spawner_recv(sp, m, 0)) == 1) {
 		if (m->type == SPAWN_EXITED) {
 			sp->fails = 0;	/* it works */
-			return 1;
+			return spawner_handout(sp, m);
 		}
 		log_warnx("spawner %d: unexpected message %d", (int)sp->pid,
 		    (int)m->type);
 		rc = -1;
 		break;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		spawner_ack(sp);
 		return 0;
+	}
 	log_warnx("spawner %d went away: its running tasks are requeued",
 	    (int)sp->pid);
 	spawner_kill(sp, false);
@@ -400,4 +458,7 @@ spawner_stop(struct spawner *sp)
 	free(sp->q);
 	sp->q = NULL;
 	sp->nq = sp->qcap = sp->qoff = 0;
+	free(sp->acks);
+	sp->acks = NULL;
+	sp->nacks = sp->ackcap = 0;
 }

@@ -9,8 +9,8 @@
  * (with the child's report and stderr pipes attached) is answered at once
  * with SPAWN_STARTED and the pid, or SPAWN_FAILED and an errno; an exited
  * child's group is killed (what the worker left behind goes with it, as
- * when the runner reaps its own children), then it is reaped and reported
- * with SPAWN_EXITED.  At EOF on the socket, or when the runner dies
+ * when the runner reaps its own children) and its exit reported with
+ * SPAWN_EXITED; it is reaped when the runner answers SPAWN_REAP.  At EOF on the socket, or when the runner dies
  * (PR_SET_PDEATHSIG), the spawner kills its children's groups and exits.
  */
 #include <config.h>
@@ -32,7 +32,11 @@
 
 #include "runner.h"
 
-static pid_t	*kids;		/* children not yet reaped */
+/* Children not yet reaped; reported: exited, told, awaiting SPAWN_REAP. */
+static struct kid {
+	pid_t	 pid;
+	bool	 reported;
+}		*kids;
 static size_t	 nkids, kidcap;
 
 /* The echo worker's clock (loop.c's, which the spawner does not link). */
@@ -51,7 +55,7 @@ spawner_exit(int status)
 	size_t	 i;
 
 	for (i = 0; i < nkids; i++)
-		(void)kill(-kids[i], SIGKILL);
+		(void)kill(-kids[i].pid, SIGKILL);
 	_exit(status);
 }
 
@@ -72,35 +76,65 @@ spawner_send(int type, pid_t pid, int value)
 		spawner_exit(0);	/* the runner is gone */
 }
 
-/* Reaps every exited child, killing its group first, and reports it. */
+/*
+ * Reports every newly exited child, after killing what it left in its
+ * group, but does not reap it: the zombie keeps its pid and group id from
+ * being reused until the runner, which may still signal them (cancel,
+ * timeout), has read the exit and answered with SPAWN_REAP.
+ */
 static void
-spawner_reap(void)
+spawner_exits(void)
 {
 	siginfo_t	 si;
-	pid_t		 pid;
 	size_t		 i;
 	int		 status;
 
-	for (;;) {
+	for (i = 0; i < nkids; i++) {
+		if (kids[i].reported)
+			continue;
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
-			if (errno == EINTR)
-				continue;
-			return;		/* ECHILD */
+		if (waitid(P_PID, (id_t)kids[i].pid, &si,
+		    WEXITED | WNOHANG | WNOWAIT) == -1 || si.si_pid == 0)
+			continue;
+		/* siginfo to a wait(2) status, as WIFEXITED & co. decode it. */
+		switch (si.si_code) {
+		case CLD_EXITED:
+			status = (si.si_status & 0xff) << 8;
+			break;
+		case CLD_DUMPED:
+			status = (si.si_status & 0x7f) | 0x80;
+			break;
+		default:
+			status = si.si_status & 0x7f;
+			break;
 		}
-		if ((pid = si.si_pid) == 0)
-			return;
-		/* The zombie keeps the group's id from being reused. */
-		(void)kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) == -1)
-			if (errno != EINTR)
-				return;
-		for (i = 0; i < nkids; i++)
-			if (kids[i] == pid) {
-				kids[i] = kids[--nkids];
-				break;
-			}
-		spawner_send(SPAWN_EXITED, pid, status);
+		(void)kill(-kids[i].pid, SIGKILL);
+		kids[i].reported = true;
+		spawner_send(SPAWN_EXITED, kids[i].pid, status);
+	}
+}
+
+/* SPAWN_REAP: the runner is done with these pids. */
+static void
+spawner_reap(const unsigned char *buf, size_t n)
+{
+	struct spawn_reap	 h;
+	int32_t			 pid;
+	size_t			 i, j;
+
+	memcpy(&h, buf, sizeof(h));
+	if (h.n > SPAWN_REAP_MAX || n != sizeof(h) + h.n * sizeof(pid))
+		spawner_exit(1);	/* not our runner's protocol */
+	for (j = 0; j < h.n; j++) {
+		memcpy(&pid, buf + sizeof(h) + j * sizeof(pid), sizeof(pid));
+		for (i = 0; i < nkids; i++) {
+			if (kids[i].pid != pid || !kids[i].reported)
+				continue;
+			while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+				continue;
+			kids[i] = kids[--nkids];
+			break;
+		}
 	}
 }
 
@@ -118,7 +152,9 @@ spawner_request(unsigned char *buf)
 	struct config		 cfg;
 	struct task		*t;
 	const struct task_type	*tt;
-	pid_t			 pid, self, *nk;
+	struct kid		*nk;
+	uint32_t		 magic;
+	pid_t			 pid, self;
 	ssize_t			 n;
 	size_t			 i, nfds = 0;
 	int			 fds[4], err;
@@ -147,6 +183,14 @@ spawner_request(unsigned char *buf)
 			    sizeof(int));
 	}
 	t = NULL;
+	if ((size_t)n >= sizeof(struct spawn_reap) && nfds == 0 &&
+	    !(mh.msg_flags & MSG_TRUNC)) {
+		memcpy(&magic, buf, sizeof(magic));
+		if (magic == SPAWN_REAP_MAGIC) {
+			spawner_reap(buf, (size_t)n);
+			return true;
+		}
+	}
 	err = EPROTO;
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != 2 ||
 	    (t = spawn_req_decode(buf, (size_t)n, &cfg, &hooks)) == NULL)
@@ -171,7 +215,8 @@ spawner_request(unsigned char *buf)
 		child_run(t, &cfg, hooks, worker_echo, self, fds[0], fds[1]);
 	}
 	(void)setpgid(pid, pid);	/* as the child does itself */
-	kids[nkids++] = pid;
+	kids[nkids].pid = pid;
+	kids[nkids++].reported = false;
 	close(fds[0]);
 	close(fds[1]);
 	task_free(t);
@@ -240,7 +285,7 @@ main(int argc, char *argv[])
 		if (pfd[1].revents & POLLIN) {
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				continue;
-			spawner_reap();
+			spawner_exits();
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			/* Requests one at a time, so exits are not delayed. */

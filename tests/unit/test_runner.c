@@ -1160,6 +1160,55 @@ spawner_teardown(void **state)
 	return 0;
 }
 
+/* The state letter of pid in /proc (R, S, Z...), or 0 if it is gone. */
+static char
+pid_state(pid_t pid)
+{
+	char	 path[64], buf[512], *p, st = 0;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
+	    p[1] == ' ')
+		st = p[2];
+	fclose(f);
+	return st;
+}
+
+static void
+test_spawner_reaps_after_ack(void **state)
+{
+	struct child		*c;
+	struct spawn_msg	 m;
+	pid_t			 pid;
+	int			 i;
+
+	(void)state;
+	if (via == NULL)
+		skip();
+	c = child_spawn_via(mktask("echo", "{\"message\":\"x\"}", 30), &cfg,
+	    false, via);
+	assert_non_null(c);
+	assert_true(c->spawned);
+	pid = c->pid;
+	assert_int_equal(spawner_wait_exit(via, pid), 0);
+	/*
+	 * Reported, not reaped: the zombie holds the pid and group id the
+	 * runner may still signal, until the runner says it is done.
+	 */
+	usleep(50 * 1000);
+	assert_int_equal(pid_state(pid), 'Z');
+	assert_int_equal(kill(-pid, 0), 0);
+	assert_int_equal(spawner_next(via, &m), 0);	/* sends SPAWN_REAP */
+	for (i = 0; i < 200 && pid_state(pid) != 0; i++)
+		usleep(10000);
+	assert_int_equal(pid_state(pid), 0);
+	c->pid = 0;
+	child_free(c);
+}
+
 static void
 test_spawner_children(void **state)
 {
@@ -1263,6 +1312,8 @@ main(void)
 		cmocka_unit_test(test_spawn_req_round_trip),
 		cmocka_unit_test(test_spawn_req_malformed),
 		cmocka_unit_test_setup_teardown(test_spawner_children,
+		    spawner_setup, spawner_teardown),
+		cmocka_unit_test_setup_teardown(test_spawner_reaps_after_ack,
 		    spawner_setup, spawner_teardown),
 		cmocka_unit_test_setup_teardown(test_spawner_death_takes_its_children,
 		    spawner_setup, spawner_teardown),

@@ -15,6 +15,7 @@
  */
 #include <config.h>
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -816,6 +817,82 @@ test_submit_many_group(void **state)
 	assert_counts_exact(fx);
 	assert_int_equal(store_task_submit_many(fx->st, tn, 0, outs, ex, errs),
 	    STORE_OK);
+}
+
+/*
+ * A batch of 100 (more than one multi-row INSERT: 64 + 32 + 4 rows) with
+ * an invalid item and a keyed one among them: every valid item is stored
+ * with its own fields, in batch order, once, and is found by search.
+ */
+static void
+test_submit_many_large(void **state)
+{
+	struct fix		*fx = *state;
+	struct task_new		 tn[100];
+	struct task		*outs[100];
+	bool			 ex[100];
+	enum store_err		 errs[100];
+	char			 params[100][64], q[32];
+	struct task_filter	 f;
+	struct task_list	 l;
+	size_t			 i, j;
+
+	memset(tn, 0, sizeof(tn));
+	for (i = 0; i < 100; i++) {
+		snprintf(params[i], sizeof(params[i]),
+		    "{\"message\": \"word%zu\"}", i);
+		tn[i].task_type = i % 3 ? "echo" : "email";
+		tn[i].parameters = params[i];
+		tn[i].max_attempts = 1 + (int)(i % 5);
+		tn[i].priority = (int)(i % 7) - 3;
+		tn[i].timeout_s = 60 + (int)i;
+		tn[i].run_at = i == 40 ? 4102444800000 : 0;
+	}
+	tn[13].timeout_s = 0;			/* invalid */
+	tn[77].idempotency_key = "large-batch";
+	assert_int_equal(store_task_submit_many(fx->st, tn, 100, outs, ex,
+	    errs), STORE_OK);
+	for (i = 0; i < 100; i++) {
+		if (i == 13) {
+			assert_int_equal(errs[i], STORE_INVALID);
+			assert_null(outs[i]);
+			continue;
+		}
+		assert_int_equal(errs[i], STORE_OK);
+		assert_non_null(outs[i]);
+		assert_false(ex[i]);
+		assert_string_equal(outs[i]->parameters, params[i]);
+		assert_string_equal(outs[i]->task_type, tn[i].task_type);
+		assert_int_equal(outs[i]->max_attempts, tn[i].max_attempts);
+		assert_int_equal(outs[i]->priority, tn[i].priority);
+		assert_int_equal(outs[i]->timeout_s, tn[i].timeout_s);
+		assert_int_equal(outs[i]->status, TASK_PENDING);
+		if (i == 40)
+			assert_int_equal(outs[i]->run_at, 4102444800000);
+		else
+			assert_int_equal(outs[i]->run_at, outs[i]->created_at);
+		for (j = 0; j < i; j++)
+			if (outs[j] != NULL) {
+				assert_string_not_equal(outs[j]->id, outs[i]->id);
+				/* Plain items in batch order; the keyed one after. */
+				if (i != 77 && j != 77)
+					assert_true(outs[j]->seq < outs[i]->seq);
+			}
+	}
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM tasks"), 99);
+	assert_counts_exact(fx);
+	for (i = 0; i < 100; i += 11) {
+		snprintf(q, sizeof(q), "word%zu", i);
+		memset(&f, 0, sizeof(f));
+		f.q = q;
+		assert_int_equal(store_task_list(fx->st, &f, 0, 10, &l), STORE_OK);
+		assert_int_equal(l.n, i == 13 ? 0 : 1);
+		if (l.n == 1)
+			assert_string_equal(l.tasks[0]->id, outs[i]->id);
+		store_task_list_free(&l);
+	}
+	for (i = 0; i < 100; i++)
+		task_free(outs[i]);
 }
 
 static void
@@ -2638,6 +2715,52 @@ test_finish_invalid_outcome(void **state)
 	task_free(c);
 }
 
+/* Size of the database's write-ahead log file, in bytes (0 if none). */
+static long long
+wal_bytes(const char *db)
+{
+	char		 p[320];
+	struct stat	 sb;
+
+	snprintf(p, sizeof(p), "%s-wal", db);
+	return stat(p, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/*
+ * A connection opened STORE_OPEN_NOCHECKPOINT never checkpoints in its
+ * commits, however long the log grows; store_checkpoint() on another
+ * connection then copies every frame, and the next commit starts the log
+ * over instead of growing it.
+ */
+static void
+test_checkpoint_apart(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*w;
+	int64_t		 pages, copied;
+	long long	 before, after;
+	size_t		 i;
+
+	assert_int_equal(store_open(fx->path, STORE_OPEN_NOCHECKPOINT, 1000,
+	    &w, NULL, 0), STORE_OK);
+	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
+	/* Past SQLite's autocheckpoint (4096 pages here) without one. */
+	for (i = 0; i < 60; i++)
+		fill_tasks(w, 500);
+	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
+	assert_true(pages > 4096);
+	assert_int_equal(copied, pages);
+	before = wal_bytes(fx->path);
+	assert_true(before >= (long long)pages * 4096);
+	fill_tasks(w, 10);
+	after = wal_bytes(fx->path);
+	assert_true(after <= before);
+	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
+	assert_true(pages < 4096);
+	assert_int_equal(copied, pages);
+	store_close(w);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -2847,6 +2970,7 @@ main(void)
 		T(test_submit_and_get),
 		T(test_submit_invalid),
 		T(test_submit_many_group),
+		T(test_submit_many_large),
 		T(test_idempotency_returns_first),
 		T(test_idempotency_race),
 		T(test_cancel_transitions),
@@ -2877,6 +3001,7 @@ main(void)
 		T(test_full),
 		T(test_finish_invalid_outcome),
 		T(test_readonly),
+		T(test_checkpoint_apart),
 #undef T
 	};
 #ifdef HAVE_LIBPQ
@@ -2889,6 +3014,7 @@ main(void)
 		P(test_submit_and_get),
 		P(test_submit_invalid),
 		P(test_submit_many_group),
+		P(test_submit_many_large),
 		P(test_idempotency_returns_first),
 		P(test_idempotency_race),
 		P(test_cancel_transitions),

@@ -102,6 +102,20 @@ struct store_backend {
  */
 struct type_stats	*store_stats_type(struct store_stats *ss, const char *type,
 			    size_t *cap);
+
+/*
+ * A growable NUL-terminated string for the SQL and arguments both backends
+ * build: after an allocation failure oom is set and further appends do
+ * nothing, so the builder checks once at the end.  Start from { 0 }; free p.
+ */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+void			 sb_add(struct sbuf *, const char *);
+void			 sb_addn(struct sbuf *, const char *, size_t);
 int			 store_stats_cmp(const void *a, const void *b);
 
 extern const struct store_backend store_sqlite_backend;

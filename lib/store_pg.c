@@ -1051,43 +1051,6 @@ task_from_row(const PGresult *r, int row)
 	return t;
 }
 
-/* A growable string. */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	bool	 oom;
-};
-
-static void
-sb_addn(struct sbuf *sb, const char *s, size_t n)
-{
-	size_t	 cap;
-	char	*p;
-
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		cap = sb->cap ? sb->cap : 256;
-		while (cap < sb->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(sb->p, cap)) == NULL) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = p;
-		sb->cap = cap;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-static void
-sb_add(struct sbuf *sb, const char *s)
-{
-	sb_addn(sb, s, strlen(s));
-}
-
 /* An array literal element, double-quoted and escaped. */
 static void
 arr_elem(struct sbuf *sb, const char *s, bool first)

@@ -718,19 +718,21 @@ bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
 
 /* ---- rows --------------------------------------------------------------- */
 
-static int
-col_strdup(sqlite3_stmt *s, int i, char **out)
+/*
+ * Column i as text, lent until s is stepped or reset: NULL for SQL NULL;
+ * *oom set if SQLite could not make the text.
+ */
+static char *
+col_text(sqlite3_stmt *s, int i, bool *oom)
 {
 	const unsigned char	*v;
 
-	*out = NULL;
 	if (sqlite3_column_type(s, i) == SQLITE_NULL)
-		return 0;
+		return NULL;
 	if ((v = sqlite3_column_text(s, i)) == NULL)
-		return -1;
-	if ((*out = strdup((const char *)v)) == NULL)
-		return -1;
-	return 0;
+		*oom = true;
+	/* struct task's strings are not const; nothing writes through these. */
+	return (char *)v;
 }
 
 static void
@@ -742,16 +744,19 @@ col_copy(sqlite3_stmt *s, int i, char *buf, size_t sz)
 	snprintf(buf, sz, "%s", v != NULL ? (const char *)v : "");
 }
 
-/* The task in the current row of s (selected with TASK_COLS), or NULL. */
-static struct task *
-task_from_row(sqlite3_stmt *s)
+/*
+ * The task in the current row of s, lent: its strings point into s's
+ * column buffers, valid until s is stepped or reset.  -1 if SQLite ran out
+ * of memory making them.
+ */
+static int
+task_view_from_row(sqlite3_stmt *s, struct task *t)
 {
-	struct task	*t;
 	const char	*status;
+	bool		 oom = false;
 	int		 sv;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return NULL;
+	memset(t, 0, sizeof(*t));
 	t->seq = sqlite3_column_int64(s, 0);
 	col_copy(s, 1, t->id, sizeof(t->id));
 	status = (const char *)sqlite3_column_text(s, 3);
@@ -769,16 +774,43 @@ task_from_row(sqlite3_stmt *s)
 	t->completed_at = sqlite3_column_int64(s, 17);
 	t->updated_at = sqlite3_column_int64(s, 18);
 	t->claim_token = sqlite3_column_int64(s, 20);
-	if (col_strdup(s, 2, &t->task_type) == -1 ||
-	    col_strdup(s, 5, &t->parameters) == -1 ||
-	    col_strdup(s, 6, &t->result_data) == -1 ||
-	    col_strdup(s, 7, &t->error_message) == -1 ||
-	    col_strdup(s, 8, &t->worker_output) == -1 ||
-	    col_strdup(s, 19, &t->claim_owner) == -1 ||
-	    t->task_type == NULL || t->parameters == NULL) {
-		task_free(t);
+	t->task_type = col_text(s, 2, &oom);
+	t->parameters = col_text(s, 5, &oom);
+	t->result_data = col_text(s, 6, &oom);
+	t->error_message = col_text(s, 7, &oom);
+	t->worker_output = col_text(s, 8, &oom);
+	t->claim_owner = col_text(s, 19, &oom);
+	return oom || t->task_type == NULL || t->parameters == NULL ? -1 : 0;
+}
+
+/* The task in the current row of s (selected with TASK_COLS), or NULL. */
+static struct task *
+task_from_row(sqlite3_stmt *s)
+{
+	struct task	*t;
+	char		**own[6];
+	size_t		 i, j;
+
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return NULL;
+	if (task_view_from_row(s, t) == -1) {
+		free(t);
 		return NULL;
 	}
+	own[0] = &t->task_type;
+	own[1] = &t->parameters;
+	own[2] = &t->result_data;
+	own[3] = &t->error_message;
+	own[4] = &t->worker_output;
+	own[5] = &t->claim_owner;
+	/* Each lent string becomes a copy the task owns. */
+	for (i = 0; i < 6; i++)
+		if (*own[i] != NULL && (*own[i] = strdup(*own[i])) == NULL) {
+			for (j = i + 1; j < 6; j++)
+				*own[j] = NULL;		/* still lent */
+			task_free(t);
+			return NULL;
+		}
 	return t;
 }
 
@@ -1038,36 +1070,6 @@ sqlite_close(struct store *base_)
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
-}
-
-/* A growable string for the filter-shaped statements. */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	bool	 oom;
-};
-
-static void
-sb_add(struct sbuf *sb, const char *s)
-{
-	size_t	 n = strlen(s), cap;
-	char	*p;
-
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		cap = sb->cap ? sb->cap : 256;
-		while (cap < sb->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(sb->p, cap)) == NULL) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = p;
-		sb->cap = cap;
-	}
-	memcpy(sb->p + sb->len, s, n + 1);
-	sb->len += n;
 }
 
 /* ---- submit ------------------------------------------------------------- */
@@ -1413,22 +1415,6 @@ popcount(unsigned m)
 	return n;
 }
 
-/* Appends n bytes of s. */
-static void
-sb_addn(struct sbuf *sb, const char *s, size_t n)
-{
-	char	*tmp;
-
-	if (sb->oom)
-		return;
-	if ((tmp = strndup(s, n)) == NULL) {
-		sb->oom = true;
-		return;
-	}
-	sb_add(sb, tmp);
-	free(tmp);
-}
-
 /*
  * The unicode61 tokenizer with the arguments tasks_fts was created with
  * (migration 2), created once per handle, so that user text is split into
@@ -1723,43 +1709,6 @@ out:
 	return err;
 }
 
-/*
- * The task in the current row of s, lent: its strings point into s's
- * column buffers, valid until s is stepped or reset.  The casts drop a
- * const that struct task does not carry; nothing writes through them.
- */
-static void
-task_view_from_row(sqlite3_stmt *s, struct task *t)
-{
-	const char	*status;
-	int		 sv;
-
-	memset(t, 0, sizeof(*t));
-	t->seq = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, t->id, sizeof(t->id));
-	status = (const char *)sqlite3_column_text(s, 3);
-	sv = status != NULL ? task_status_parse(status) : -1;
-	t->status = sv >= 0 ? (enum task_status)sv : TASK_FAILED;
-	t->progress = sqlite3_column_int(s, 4);
-	col_copy(s, 9, t->retry_of, sizeof(t->retry_of));
-	t->attempt = sqlite3_column_int(s, 10);
-	t->max_attempts = sqlite3_column_int(s, 11);
-	t->priority = sqlite3_column_int(s, 12);
-	t->timeout_s = sqlite3_column_int(s, 13);
-	t->created_at = sqlite3_column_int64(s, 14);
-	t->run_at = sqlite3_column_int64(s, 15);
-	t->started_at = sqlite3_column_int64(s, 16);
-	t->completed_at = sqlite3_column_int64(s, 17);
-	t->updated_at = sqlite3_column_int64(s, 18);
-	t->claim_token = sqlite3_column_int64(s, 20);
-	t->task_type = (char *)sqlite3_column_text(s, 2);
-	t->parameters = (char *)sqlite3_column_text(s, 5);
-	t->result_data = (char *)sqlite3_column_text(s, 6);
-	t->error_message = (char *)sqlite3_column_text(s, 7);
-	t->worker_output = (char *)sqlite3_column_text(s, 8);
-	t->claim_owner = (char *)sqlite3_column_text(s, 19);
-}
-
 /* What list_walk does with each row: 0, or -1 when out of memory. */
 typedef int	(*list_row_fn)(sqlite3_stmt *, void *);
 
@@ -1874,7 +1823,8 @@ list_row_lend(sqlite3_stmt *s, void *arg)
 	struct list_each	*le = arg;
 	struct task		 t;
 
-	task_view_from_row(s, &t);
+	if (task_view_from_row(s, &t) == -1)
+		return -1;
 	le->fn(&t, le->arg);
 	return 0;
 }

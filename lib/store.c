@@ -463,3 +463,49 @@ sb_add(struct sbuf *sb, const char *s)
 {
 	sb_addn(sb, s, strlen(s));
 }
+
+const char *
+store_task_new_check(const struct task_new *tn, char *msg, size_t len)
+{
+	if (tn->task_type == NULL || tn->task_type[0] == '\0')
+		return "task_type: empty";
+	if (tn->priority < -100 || tn->priority > 100) {
+		snprintf(msg, len, "priority: %d out of -100..100", tn->priority);
+		return msg;
+	}
+	if (tn->max_attempts < 1 || tn->max_attempts > 25) {
+		snprintf(msg, len, "max_attempts: %d out of 1..25",
+		    tn->max_attempts);
+		return msg;
+	}
+	if (tn->timeout_s < 1 || tn->timeout_s > 86400) {
+		snprintf(msg, len, "timeout_s: %d out of 1..86400",
+		    tn->timeout_s);
+		return msg;
+	}
+	if (tn->run_at < 0)
+		return "run_at: negative";
+	if (tn->idempotency_key != NULL && (tn->idempotency_key[0] == '\0' ||
+	    strlen(tn->idempotency_key) > 128))
+		return "idempotency_key: length out of 1..128";
+	return NULL;
+}
+
+void
+store_task_new_retry(const struct task *old, struct task_new *tn)
+{
+	memset(tn, 0, sizeof(*tn));
+	tn->task_type = old->task_type;
+	tn->parameters = old->parameters;
+	tn->priority = old->priority;
+	tn->max_attempts = old->max_attempts;
+	tn->timeout_s = old->timeout_s;
+	tn->retry_of = old->id;
+}
+
+bool
+store_err_is_fatal(enum store_err e)
+{
+	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
+	    e != STORE_NOTFOUND;
+}

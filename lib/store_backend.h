@@ -104,6 +104,19 @@ struct type_stats	*store_stats_type(struct store_stats *ss, const char *type,
 			    size_t *cap);
 
 /*
+ * What both backends check and build alike.  store_task_new_check() is
+ * NULL for a valid new task, else what is wrong with it (static text, or
+ * msg filled); store_task_new_retry() fills tn for a retry of old (borrowing
+ * its strings); store_err_is_fatal() says whether an item's error must roll
+ * back the whole group's transaction.
+ */
+const char		*store_task_new_check(const struct task_new *tn,
+			    char *msg, size_t len);
+void			 store_task_new_retry(const struct task *old,
+			    struct task_new *tn);
+bool			 store_err_is_fatal(enum store_err);
+
+/*
  * A growable NUL-terminated string for the SQL and arguments both backends
  * build: after an allocation failure oom is set and further appends do
  * nothing, so the builder checks once at the end.  Start from { 0 }; free p.

@@ -1471,35 +1471,15 @@ pg_schema_version(struct store *base)
 
 /* ---- submit ----------------------------------------------------------- */
 
-/* Whether an item's error aborts the whole group's transaction. */
-static bool
-err_is_fatal(enum store_err e)
-{
-	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
-	    e != STORE_NOTFOUND;
-}
-
 
 static enum store_err
 task_new_check(struct pg_store *st, const struct task_new *tn)
 {
-	if (tn->task_type == NULL || tn->task_type[0] == '\0')
-		return set_err(st, STORE_INVALID, "task_type: empty");
-	if (tn->priority < -100 || tn->priority > 100)
-		return set_err(st, STORE_INVALID, "priority: %d out of "
-		    "-100..100", tn->priority);
-	if (tn->max_attempts < 1 || tn->max_attempts > 25)
-		return set_err(st, STORE_INVALID, "max_attempts: %d out of "
-		    "1..25", tn->max_attempts);
-	if (tn->timeout_s < 1 || tn->timeout_s > 86400)
-		return set_err(st, STORE_INVALID, "timeout_s: %d out of "
-		    "1..86400", tn->timeout_s);
-	if (tn->run_at < 0)
-		return set_err(st, STORE_INVALID, "run_at: negative");
-	if (tn->idempotency_key != NULL && (tn->idempotency_key[0] == '\0' ||
-	    strlen(tn->idempotency_key) > 128))
-		return set_err(st, STORE_INVALID, "idempotency_key: length "
-		    "out of 1..128");
+	const char	*bad;
+	char		 msg[64];
+
+	if ((bad = store_task_new_check(tn, msg, sizeof(msg))) != NULL)
+		return set_err(st, STORE_INVALID, "%s", bad);
 	return STORE_OK;
 }
 
@@ -1528,7 +1508,7 @@ submit_one(struct pg_store *st, const struct task_new *tn, int64_t now,
 		v[0] = tn->idempotency_key;
 		if ((r = run(st, ST_IDEM_LOCK, 1, v, PGRES_TUPLES_OK,
 		    "idempotency lock", &err)) == NULL)
-			return err == STORE_OK || !err_is_fatal(err) ?
+			return err == STORE_OK || !store_err_is_fatal(err) ?
 			    STORE_DB : err;
 		PQclear(r);
 		v[1] = i64(b[0], now - IDEMPOTENCY_MS);
@@ -1642,7 +1622,7 @@ submit_plain(struct pg_store *st, const struct task_new *tns, size_t n,
 	v[0] = i64(b, now);
 	if ((r = run(st, ST_TASK_INSERT_MANY, 10, v, PGRES_TUPLES_OK,
 	    "insert tasks", &err)) == NULL) {
-		if (err == STORE_OK || !err_is_fatal(err))
+		if (err == STORE_OK || !store_err_is_fatal(err))
 			err = STORE_DB;
 		goto out;
 	}
@@ -1722,9 +1702,9 @@ pg_task_submit_many(struct store *base, const struct task_new *tns, size_t n,
 		if (plain[i] || errs[i] != STORE_OK)
 			continue;
 		errs[i] = submit_one(st, &tns[i], now, &outs[i], &existed[i]);
-		if (err_is_fatal(errs[i]) || (errs[i] != STORE_OK &&
+		if (store_err_is_fatal(errs[i]) || (errs[i] != STORE_OK &&
 		    PQtransactionStatus(st->conn) == PQTRANS_INERROR)) {
-			err = errs[i] == STORE_OK || !err_is_fatal(errs[i]) ?
+			err = errs[i] == STORE_OK || !store_err_is_fatal(errs[i]) ?
 			    STORE_DB : errs[i];
 			goto fail;
 		}
@@ -2029,13 +2009,7 @@ retry_one(struct pg_store *st, const struct task *old, int64_t now,
 	struct task_new	 tn;
 	bool		 existed;
 
-	memset(&tn, 0, sizeof(tn));
-	tn.task_type = old->task_type;
-	tn.parameters = old->parameters;
-	tn.priority = old->priority;
-	tn.max_attempts = old->max_attempts;
-	tn.timeout_s = old->timeout_s;
-	tn.retry_of = old->id;
+	store_task_new_retry(old, &tn);
 	return submit_one(st, &tn, now, out, &existed);
 }
 
@@ -2406,7 +2380,7 @@ finish_one(struct pg_store *st, const struct task_finish *fi, int64_t now)
 	}
 	free(w);
 	if (r == NULL)
-		return err == STORE_OK || !err_is_fatal(err) ? STORE_DB : err;
+		return err == STORE_OK || !store_err_is_fatal(err) ? STORE_DB : err;
 	if (strcmp(PQcmdTuples(r), "0") == 0)
 		err = set_err(st, STORE_CONFLICT, "task %s is no longer "
 		    "running under this claim", lid);
@@ -2477,7 +2451,7 @@ finish_done(struct pg_store *st, const struct task_finish *fs, size_t n,
 	v[0] = i64(b, now);
 	if ((r = run(st, ST_FINISH_DONE, 9, v, PGRES_TUPLES_OK, "finish",
 	    &err)) == NULL) {
-		if (err == STORE_OK || !err_is_fatal(err))
+		if (err == STORE_OK || !store_err_is_fatal(err))
 			err = STORE_DB;
 		goto out;
 	}
@@ -2546,7 +2520,7 @@ pg_task_finish_many(struct store *base, const struct task_finish *fs,
 			if (done[i])
 				continue;
 			errs[i] = finish_one(st, &fs[i], now);
-			if (err_is_fatal(errs[i]))
+			if (store_err_is_fatal(errs[i]))
 				err = errs[i];
 		}
 		if (err == STORE_OK && (err = tx_commit(st)) == STORE_OK)

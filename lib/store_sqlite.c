@@ -1077,23 +1077,11 @@ sqlite_close(struct store *base_)
 static enum store_err
 task_new_check(struct sqlite_store *st, const struct task_new *tn)
 {
-	if (tn->task_type == NULL || tn->task_type[0] == '\0')
-		return set_err(st, STORE_INVALID, "task_type: empty");
-	if (tn->priority < -100 || tn->priority > 100)
-		return set_err(st, STORE_INVALID, "priority: %d out of "
-		    "-100..100", tn->priority);
-	if (tn->max_attempts < 1 || tn->max_attempts > 25)
-		return set_err(st, STORE_INVALID, "max_attempts: %d out of "
-		    "1..25", tn->max_attempts);
-	if (tn->timeout_s < 1 || tn->timeout_s > 86400)
-		return set_err(st, STORE_INVALID, "timeout_s: %d out of "
-		    "1..86400", tn->timeout_s);
-	if (tn->run_at < 0)
-		return set_err(st, STORE_INVALID, "run_at: negative");
-	if (tn->idempotency_key != NULL && (tn->idempotency_key[0] == '\0' ||
-	    strlen(tn->idempotency_key) > 128))
-		return set_err(st, STORE_INVALID, "idempotency_key: length "
-		    "out of 1..128");
+	const char	*bad;
+	char		 msg[64];
+
+	if ((bad = store_task_new_check(tn, msg, sizeof(msg))) != NULL)
+		return set_err(st, STORE_INVALID, "%s", bad);
 	return STORE_OK;
 }
 
@@ -1174,14 +1162,6 @@ fail:
 	task_free(*out);
 	*out = NULL;
 	return err == STORE_OK || err == STORE_INVALID ? STORE_DB : err;
-}
-
-/* Whether an item error must abort the whole group's transaction. */
-static bool
-err_is_fatal(enum store_err e)
-{
-	return e != STORE_OK && e != STORE_INVALID && e != STORE_CONFLICT &&
-	    e != STORE_NOTFOUND;
 }
 
 /*
@@ -1332,14 +1312,14 @@ sqlite_task_submit_many(struct store *base_, const struct task_new *tns, size_t 
 			continue;
 		k = (size_t)1 << shift;
 		err = insert_rows(st, shift, tns, plain + done, now, outs);
-		if (err_is_fatal(err))
+		if (store_err_is_fatal(err))
 			goto fail;
 		if (err != STORE_OK)
 			/* Not the batch's fault: find the item, one by one. */
 			for (i = done; i < done + k; i++) {
 				errs[plain[i]] = submit_one(st, &tns[plain[i]],
 				    now, &outs[plain[i]], &existed[plain[i]]);
-				if (err_is_fatal(errs[plain[i]])) {
+				if (store_err_is_fatal(errs[plain[i]])) {
 					err = errs[plain[i]];
 					goto fail;
 				}
@@ -1350,7 +1330,7 @@ sqlite_task_submit_many(struct store *base_, const struct task_new *tns, size_t 
 		if (tns[i].idempotency_key == NULL && tns[i].retry_of == NULL)
 			continue;
 		errs[i] = submit_one(st, &tns[i], now, &outs[i], &existed[i]);
-		if (err_is_fatal(errs[i])) {
+		if (store_err_is_fatal(errs[i])) {
 			err = errs[i];
 			goto fail;
 		}
@@ -1909,13 +1889,7 @@ retry_one(struct sqlite_store *st, const struct task *old, int64_t now,
 	struct task_new	 tn;
 	bool		 existed;
 
-	memset(&tn, 0, sizeof(tn));
-	tn.task_type = old->task_type;
-	tn.parameters = old->parameters;
-	tn.priority = old->priority;
-	tn.max_attempts = old->max_attempts;
-	tn.timeout_s = old->timeout_s;
-	tn.retry_of = old->id;
+	store_task_new_retry(old, &tn);
 	return submit_one(st, &tn, now, out, &existed);
 }
 
@@ -2305,7 +2279,7 @@ sqlite_task_finish_many(struct store *base_, const struct task_finish *fs,
 	now = time_now_ms();
 	for (i = 0; i < n; i++) {
 		errs[i] = finish_one(st, &fs[i], now);
-		if (err_is_fatal(errs[i])) {
+		if (store_err_is_fatal(errs[i])) {
 			err = errs[i];
 			goto fail;
 		}

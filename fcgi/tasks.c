@@ -285,13 +285,17 @@ conflict(struct req *r, const char *id, const char *action, const char *allowed)
 	task_free(t);
 }
 
-/*
- * DELETE /api/tasks/{id}: cancel.
- * 200 the task, now CANCELLED; 404 unknown; 409 already finished;
- * 422 malformed id; 503 busy; 507 disk full.
- */
-void
-h_task_cancel(struct req *r)
+/* One task's state change, as DELETE /api/tasks/{id} and .../retry do it. */
+struct task_action {
+	enum store_err	 (*fn)(struct store *, const char *, struct task **);
+	const char	*done;		/* "cancelled", for the 409 */
+	const char	*allowed;	/* the statuses it applies to */
+	const char	*doing;		/* "cancelling the task", for a 5xx */
+	int		 status;	/* of the answer with the task */
+};
+
+static void
+task_action(struct req *r, const struct task_action *a)
 {
 	struct task	*t = NULL;
 	char		 id[TASK_ID_LEN + 1];
@@ -301,18 +305,34 @@ h_task_cancel(struct req *r)
 		resp_error(r, 422, "id", "'%.64s' is not a task id (a UUID)", r->arg);
 		return;
 	}
-	err = store_task_cancel(r->w->store, id, &t);
+	err = a->fn(r->w->store, id, &t);
 	if (err == STORE_NOTFOUND)
 		resp_error(r, 404, "id", "no task %s", id);
 	else if (err == STORE_CONFLICT)
-		conflict(r, id, "cancelled", "PENDING or RUNNING");
+		conflict(r, id, a->done, a->allowed);
 	else if (err != STORE_OK)
-		resp_store_error(r, err, "cancelling the task");
+		resp_store_error(r, err, a->doing);
 	else {
+		if (a->status == 201)
+			resp_header(r, "Location", "/api/tasks/%s", t->id);
 		task_to_json(&r->w->out, t);
-		resp_json(r, 200);
+		resp_json(r, a->status);
 	}
 	task_free(t);
+}
+
+/*
+ * DELETE /api/tasks/{id}: cancel.
+ * 200 the task, now CANCELLED; 404 unknown; 409 already finished;
+ * 422 malformed id; 503 busy; 507 disk full.
+ */
+void
+h_task_cancel(struct req *r)
+{
+	static const struct task_action	 cancel = { store_task_cancel,
+	    "cancelled", "PENDING or RUNNING", "cancelling the task", 200 };
+
+	task_action(r, &cancel);
 }
 
 /*
@@ -323,27 +343,10 @@ h_task_cancel(struct req *r)
 void
 h_task_retry(struct req *r)
 {
-	struct task	*t = NULL;
-	char		 id[TASK_ID_LEN + 1];
-	enum store_err	 err;
+	static const struct task_action	 retry = { store_task_retry,
+	    "retried", "FAILED or CANCELLED", "retrying the task", 201 };
 
-	if (!task_id_normalize(r->arg, id)) {
-		resp_error(r, 422, "id", "'%.64s' is not a task id (a UUID)", r->arg);
-		return;
-	}
-	err = store_task_retry(r->w->store, id, &t);
-	if (err == STORE_NOTFOUND)
-		resp_error(r, 404, "id", "no task %s", id);
-	else if (err == STORE_CONFLICT)
-		conflict(r, id, "retried", "FAILED or CANCELLED");
-	else if (err != STORE_OK)
-		resp_store_error(r, err, "retrying the task");
-	else {
-		resp_header(r, "Location", "/api/tasks/%s", t->id);
-		task_to_json(&r->w->out, t);
-		resp_json(r, 201);
-	}
-	task_free(t);
+	task_action(r, &retry);
 }
 
 /* An integer member of the submit body within [min, max], else a 422. */

@@ -213,29 +213,16 @@ bad:
 static bool
 status_list_parse(const char *s, unsigned *mask, char *err, size_t errlen)
 {
-	const char	*p = s, *comma;
-	char		 name[16];
-	size_t		 len;
-	int		 st;
+	char	 bad[40];
 
 	*mask = 0;
-	for (;;) {
-		comma = strchr(p, ',');
-		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (len == 0 || len >= sizeof(name))
-			return fail(err, errlen, "--status '%s': not a list of "
-			    "PENDING, RUNNING, SUCCESS, FAILED, CANCELLED", s);
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if ((st = task_status_parse(name)) < 0)
-			return fail(err, errlen, "--status: unknown status '%s' "
-			    "(PENDING, RUNNING, SUCCESS, FAILED, CANCELLED)",
-			    name);
-		*mask |= 1u << st;
-		if (comma == NULL)
-			return true;
-		p = comma + 1;
-	}
+	if (task_status_list_parse(s, mask, bad, sizeof(bad)))
+		return true;
+	if (bad[0] == '\0')
+		return fail(err, errlen, "--status '%s': not a list of "
+		    "PENDING, RUNNING, SUCCESS, FAILED, CANCELLED", s);
+	return fail(err, errlen, "--status: unknown status '%s' "
+	    "(PENDING, RUNNING, SUCCESS, FAILED, CANCELLED)", bad);
 }
 
 /* --type: comma-separated names, split into an owned copy. */

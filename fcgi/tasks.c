@@ -155,38 +155,6 @@ cursor_decode(const char *s, int64_t *seq)
 }
 
 /*
- * Adds the comma-separated statuses in s to *mask.  Each value must be a
- * status named exactly; an empty one ("", "PENDING,") is an error.
- */
-static bool
-status_list_parse(const char *s, unsigned *mask, char *bad, size_t badlen)
-{
-	const char	*p = s, *e;
-	char		 one[16];
-	size_t		 n;
-	int		 st;
-
-	for (;;) {
-		e = strchr(p, ',');
-		n = e != NULL ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || n >= sizeof(one)) {
-			snprintf(bad, badlen, "%.*s", (int)(n > 32 ? 32 : n), p);
-			return false;
-		}
-		memcpy(one, p, n);
-		one[n] = '\0';
-		if ((st = task_status_parse(one)) < 0) {
-			snprintf(bad, badlen, "%s", one);
-			return false;
-		}
-		*mask |= 1u << st;
-		if (e == NULL)
-			return true;
-		p = e + 1;
-	}
-}
-
-/*
  * Adds the comma-separated task types in s to fi.  Each must be a
  * registered type; the filter keeps the registry's own name, so s need
  * not outlive it and is not modified.
@@ -557,7 +525,7 @@ h_task_list(struct req *r)
 	if (req_query(r, qp, sizeof(qp) / sizeof(qp[0])) == -1)
 		return;
 	if (qp[0].value != NULL &&
-	    !status_list_parse(qp[0].value, &fi.f.status_mask, bad, sizeof(bad))) {
+	    !task_status_list_parse(qp[0].value, &fi.f.status_mask, bad, sizeof(bad))) {
 		resp_error(r, 422, "status", "unknown status '%s' (one of PENDING, "
 		    "RUNNING, SUCCESS, FAILED, CANCELLED)", bad);
 		return;
@@ -641,7 +609,7 @@ filter_member(struct req *r, struct json_object *v, const char *name,
 			return false;
 		}
 		if (strcmp(name, "status") == 0)
-			ok = status_list_parse(json_object_get_string(e),
+			ok = task_status_list_parse(json_object_get_string(e),
 			    &fi->f.status_mask, bad, sizeof(bad));
 		else
 			ok = type_list_parse(json_object_get_string(e), fi, bad,

@@ -305,3 +305,36 @@ task_id_normalize(const char *s, char *out)
 	memcpy(out, buf, sizeof(buf));
 	return true;
 }
+
+/*
+ * Adds the comma-separated statuses in s to *mask.  Each value must be a
+ * status named exactly; an empty one ("", "PENDING,") is an error.  On an
+ * error, bad holds the offending value (at most 32 bytes of it).
+ */
+bool
+task_status_list_parse(const char *s, unsigned *mask, char *bad, size_t badlen)
+{
+	const char	*p = s, *e;
+	char		 one[16];
+	size_t		 n;
+	int		 st;
+
+	for (;;) {
+		e = strchr(p, ',');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || n >= sizeof(one)) {
+			snprintf(bad, badlen, "%.*s", (int)(n > 32 ? 32 : n), p);
+			return false;
+		}
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if ((st = task_status_parse(one)) < 0) {
+			snprintf(bad, badlen, "%s", one);
+			return false;
+		}
+		*mask |= 1u << st;
+		if (e == NULL)
+			return true;
+		p = e + 1;
+	}
+}

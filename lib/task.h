@@ -22,6 +22,8 @@ extern const char *const task_status_names[TASK_STATUS__MAX];
 
 /* The status named exactly (e.g. "SUCCESS"), or -1. */
 int	task_status_parse(const char *name);
+bool	task_status_list_parse(const char *s, unsigned *mask, char *bad,
+	    size_t badlen);
 
 #define TASK_ID_LEN	36	/* canonical UUID text, without the NUL */
 

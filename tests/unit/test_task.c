@@ -46,6 +46,34 @@ test_status_parse_rejects_inexact(void **state)
 }
 
 static void
+test_status_list_parse(void **state)
+{
+	unsigned	 mask;
+	char		 bad[40];
+
+	(void)state;
+	mask = 0;
+	assert_true(task_status_list_parse("PENDING", &mask, bad, sizeof(bad)));
+	assert_int_equal(mask, 1u << TASK_PENDING);
+	assert_true(task_status_list_parse("SUCCESS,FAILED,SUCCESS", &mask,
+	    bad, sizeof(bad)));
+	assert_int_equal(mask, (1u << TASK_PENDING) | (1u << TASK_SUCCESS) |
+	    (1u << TASK_FAILED));
+	assert_false(task_status_list_parse("PENDING,DONE", &mask, bad,
+	    sizeof(bad)));
+	assert_string_equal(bad, "DONE");
+	assert_false(task_status_list_parse("PENDING,", &mask, bad, sizeof(bad)));
+	assert_string_equal(bad, "");
+	assert_false(task_status_list_parse("", &mask, bad, sizeof(bad)));
+	assert_string_equal(bad, "");
+	assert_false(task_status_list_parse("pending", &mask, bad, sizeof(bad)));
+	assert_string_equal(bad, "pending");
+	assert_false(task_status_list_parse("SUCCESSSUCCESSSUCCESSSUCCESSSUCCESS"
+	    "SUCCESS", &mask, bad, sizeof(bad)));
+	assert_int_equal(strlen(bad), 32);
+}
+
+static void
 test_task_free_null_and_full(void **state)
 {
 	struct task	*t;
@@ -344,6 +372,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_names_round_trip),
 		cmocka_unit_test(test_status_parse_rejects_inexact),
+		cmocka_unit_test(test_status_list_parse),
 		cmocka_unit_test(test_task_free_null_and_full),
 		cmocka_unit_test(test_time_now_is_recent),
 		cmocka_unit_test(test_format_examples),

@@ -394,7 +394,9 @@ spawner_ack(struct spawner *sp)
 			break;	/* full: later; gone: the next read says so */
 		done += n;
 	}
-	memmove(sp->acks, sp->acks + done, (sp->nacks - done) * sizeof(int32_t));
+	if (done > 0 && done < sp->nacks)
+		memmove(sp->acks, sp->acks + done,
+		    (sp->nacks - done) * sizeof(int32_t));
 	sp->nacks -= done;
 }
 

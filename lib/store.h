@@ -42,7 +42,6 @@ struct store;
 /* Flags for store_open(). */
 #define STORE_OPEN_READONLY	0x01	/* no schema creation or migration */
 #define STORE_OPEN_NOMIGRATE	0x02	/* refuse an older schema instead of upgrading */
-#define STORE_OPEN_NOCHECKPOINT	0x04	/* commits leave checkpoints to store_checkpoint() */
 
 /* The schema version this program writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION	3
@@ -329,11 +328,11 @@ enum store_err	 store_integrity_check(struct store *, char **problems);
 
 /*
  * Copies what the write-ahead log holds into the database file, without
- * waiting for or blocking writers (SQLite's PASSIVE checkpoint), for a
- * process whose writing connections were opened STORE_OPEN_NOCHECKPOINT:
- * their commits then never pay for a checkpoint.  *pages is set to the
- * pages the log held, *copied to how many of them are now in the database
- * file (both 0 for a backend without such a log).
+ * waiting for or blocking writers (SQLite's PASSIVE checkpoint), so that
+ * the checkpoint a commit still makes when the log reaches its limit (and
+ * which lets the next writer start the log over) finds little left to do.
+ * *pages is set to the pages the log held, *copied to how many of them are
+ * now in the database file (both 0 for a backend without such a log).
  */
 enum store_err	 store_checkpoint(struct store *, int64_t *pages,
 		    int64_t *copied);

@@ -1025,14 +1025,8 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 		    msg != NULL ? msg : sqlite3_errstr(rc));
 		goto out;
 	}
-	/* Set after the migrations, whose commits may as well checkpoint. */
 	if ((err = migrate(st, flags)) != STORE_OK)
 		goto out;
-	if ((flags & STORE_OPEN_NOCHECKPOINT) &&
-	    (rc = sqlite3_wal_autocheckpoint(st->db, 0)) != SQLITE_OK) {
-		err = db_err(st, rc, "wal_autocheckpoint");
-		goto out;
-	}
 	if ((err = user_version(st, &st->version)) != STORE_OK)
 		goto out;
 	st->base.errmsg[0] = '\0';

@@ -2727,10 +2727,9 @@ wal_bytes(const char *db)
 }
 
 /*
- * A connection opened STORE_OPEN_NOCHECKPOINT never checkpoints in its
- * commits, however long the log grows; store_checkpoint() on another
- * connection then copies every frame, and the next commit starts the log
- * over instead of growing it.
+ * store_checkpoint() on one connection copies into the database what
+ * another connection's commits left in the log (fewer pages than make a
+ * commit checkpoint), and reports it.
  */
 static void
 test_checkpoint_apart(void **state)
@@ -2738,25 +2737,17 @@ test_checkpoint_apart(void **state)
 	struct fix	*fx = *state;
 	struct store	*w;
 	int64_t		 pages, copied;
-	long long	 before, after;
-	size_t		 i;
 
-	assert_int_equal(store_open(fx->path, STORE_OPEN_NOCHECKPOINT, 1000,
-	    &w, NULL, 0), STORE_OK);
+	assert_int_equal(store_open(fx->path, 0, 1000, &w, NULL, 0), STORE_OK);
 	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
-	/* Past SQLite's autocheckpoint (4096 pages here) without one. */
-	for (i = 0; i < 60; i++)
-		fill_tasks(w, 500);
+	fill_tasks(w, 500);
+	assert_true(wal_bytes(fx->path) > 0);
 	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
-	assert_true(pages > 4096);
-	assert_int_equal(copied, pages);
-	before = wal_bytes(fx->path);
-	assert_true(before >= (long long)pages * 4096);
-	fill_tasks(w, 10);
-	after = wal_bytes(fx->path);
-	assert_true(after <= before);
-	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
+	assert_true(pages > 10);
 	assert_true(pages < 4096);
+	assert_int_equal(copied, pages);
+	/* Nothing new: nothing more to copy. */
+	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
 	assert_int_equal(copied, pages);
 	store_close(w);
 }

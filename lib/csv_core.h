@@ -9,8 +9,10 @@
  * Two paths share one state.  The fast path works only at a field boundary
  * and only on fields that end inside the current chunk: 64 bytes at a time
  * it classifies bytes into bit masks and takes every field that ends in
- * the block (csv_block), else it finds the next special byte 16 at a time
- * (csv_field1); either way it hands out pointers into the caller's chunk
+ * the block (csv_walk, after csv_block's SSE2 or, where the CPU has it,
+ * csv_block_avx2's classification), else it finds the next special byte
+ * 16 at a time (csv_field1); either way it hands out pointers into the
+ * caller's chunk
  * and neither copies nor allocates.  Whenever it meets anything else -- a
  * field cut by the end of the chunk, a field over the limit, a stray quote,
  * a NUL -- it stops at the start of that field, without having changed any

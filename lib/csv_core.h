@@ -12,14 +12,13 @@
  * the block (csv_walk, after csv_block's SSE2 or, where the CPU has it,
  * csv_block_avx2's classification), else it finds the next special byte
  * 16 at a time (csv_field1); either way it hands out pointers into the
- * caller's chunk
- * and neither copies nor allocates.  Whenever it meets anything else -- a
- * field cut by the end of the chunk, a field over the limit, a stray quote,
- * a NUL -- it stops at the start of that field, without having changed any
- * state, and the slow path takes the field over: it keeps the partial value
- * in the one carry buffer (bounded by max_field_bytes) across chunks and is
- * the only place that reports errors, so messages are the same whichever
- * path saw the input first.
+ * caller's chunk and neither copies nor allocates.  Whenever it meets
+ * anything else -- a field cut by the end of the chunk, a field over the
+ * limit, a stray quote, a NUL -- it stops at the start of that field,
+ * without having changed any state, and the slow path takes the field
+ * over: it keeps the partial value in the one carry buffer (bounded by
+ * max_field_bytes) across chunks and is the only place that reports
+ * errors, so messages are the same whichever path saw the input first.
  */
 #ifndef TASKQ_CSV_CORE_H
 #define TASKQ_CSV_CORE_H

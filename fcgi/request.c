@@ -106,6 +106,12 @@ req_body_read(struct req *r, int64_t max, struct buf *b)
 			return -1;
 		}
 	}
+	/*
+	 * The body arrives at the client's pace (nginx passes it on as it
+	 * comes): no serving place is held meanwhile, or a few slow clients
+	 * would hold them all.
+	 */
+	worker_wait(r->w);
 	buf_reset(b);
 	for (;;) {
 		want = BODY_CHUNK;

@@ -604,7 +604,7 @@ static struct conns	 conns = { .ep = -1, .listen_fd = -1, .stop_fd = -1 };
 
 /*
  * Workers serving at once.  There are api_threads workers so that many can
- * wait (on a group commit's fsync, on an upload's body) while others serve,
+ * wait (on a group commit's fsync, on a request body) while others serve,
  * but serving itself is CPU work: more runnable threads than CPUs only take
  * turns at them, each with its own SQLite page cache cold, and measured a
  * third slower on two CPUs with 16 serving than with 4.  So a worker holds

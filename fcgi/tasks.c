@@ -467,8 +467,8 @@ h_task_submit(struct req *r)
 	if (tn.timeout_s < 0)
 		tn.timeout_s = type->default_timeout_s;
 
-	/* The commit waits for fsync: let another worker serve meanwhile. */
-	worker_wait(r->w);
+	/* (Reading the body gave up this worker's serving place: the commit
+	 * waits for fsync while another worker serves.) */
 	err = batcher_submit(r->api->batch, r->w->store, &tn, &t, &existed);
 	if (err != STORE_OK) {
 		resp_store_error(r, err, "storing the task");

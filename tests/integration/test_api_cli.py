@@ -265,6 +265,61 @@ def main():
             p.send_signal(signal.SIGTERM)
             eq(p.wait(30), 0, "exit status")
 
+    def slow_bodies_do_not_stall_others():
+        # Twelve clients send the head of a submit and only half its body;
+        # while they dawdle, others are served at once (a worker waiting for
+        # a body gives its serving place up), and then the twelve are too.
+        path = os.path.join(tmp, "slow.sock")
+        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", "24"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def record(rtype, content):
+            return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
+
+        def nv(name, value):
+            return bytes([len(name), len(value)]) + name.encode() + value.encode()
+        body = b'{"task_type": "echo", "parameters": {"message": "slow"}}'
+        slow = []
+        try:
+            while not os.path.exists(path):
+                time.sleep(0.02)
+            for _ in range(12):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(20)
+                c.connect(path)
+                params = b"".join(nv(k, v) for k, v in (
+                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/api/tasks/submit"),
+                    ("QUERY_STRING", ""), ("CONTENT_TYPE", "application/json"),
+                    ("CONTENT_LENGTH", str(len(body)))))
+                c.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params) +
+                          record(4, b"") + record(5, body[:20]))
+                slow.append(c)
+            time.sleep(0.5)
+            t0 = time.time()
+            for _ in range(5):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                    c.settimeout(10)
+                    c.connect(path)
+                    out = fcgi_request(c, "GET", "/api/health")
+                    check(out.startswith(b"Status: 200"), "health while bodies dawdle: %r",
+                          out[:80])
+            check(time.time() - t0 < 5, "health answered at once: %.1f s", time.time() - t0)
+            for c in slow:
+                c.sendall(record(5, body[20:]) + record(5, b""))
+            for c in slow:
+                out = b""
+                while b"\r\n\r\n" not in out:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                check(b"Status: 201" in out, "slow submit answered: %r", out[:120])
+        finally:
+            for c in slow:
+                c.close()
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(30), 0, "exit status")
+
     def stray_signals_do_not_stop_it():
         with Stack(runners=0) as s:
             for sig in (signal.SIGUSR1, signal.SIGHUP, signal.SIGPIPE):
@@ -302,7 +357,7 @@ def main():
                listens_on_unix_path_and_removes_it,
                refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
                keep_alive_survives_an_unread_body, idle_kept_connections_hold_no_thread,
-               stray_signals_do_not_stop_it,
+               slow_bodies_do_not_stall_others, stray_signals_do_not_stop_it,
                sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])

@@ -121,6 +121,7 @@ void		 buf_vprintf(struct buf *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 bool		 buf_failed(const struct buf *);
 void		 json_put_str(struct buf *, const char *);
+int		 hex_digit(int);
 void		 json_put_strn(struct buf *, const char *, size_t);
 void		 json_put_time(struct buf *, int64_t ms);
 bool		 utf8_valid(const char *, size_t);

@@ -33,17 +33,6 @@ struct auth_token {
 static struct auth_token	 tokens[AUTH_TOKENS_MAX];
 static size_t			 ntokens;
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Parses cfg->auth_tokens (already checked by config_load) into the token
@@ -68,8 +57,8 @@ auth_init(const struct config *cfg)
 			return -1;
 		}
 		for (i = 0; i < SHA256_DIGEST_LEN; i++) {
-			if ((h = hexval((unsigned char)p[2 * i])) < 0 ||
-			    (l = hexval((unsigned char)p[2 * i + 1])) < 0) {
+			if ((h = hex_digit((unsigned char)p[2 * i])) < 0 ||
+			    (l = hex_digit((unsigned char)p[2 * i + 1])) < 0) {
 				log_warnx("auth_tokens: token %zu is not a SHA-256 "
 				    "digest in hex", ntokens + 1);
 				return -1;

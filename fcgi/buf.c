@@ -191,8 +191,9 @@ utf8_valid(const char *s, size_t n)
 	return true;
 }
 
-static int
-hexval(int c)
+/* The value of hexadecimal digit c (either case), or -1. */
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -213,7 +214,7 @@ json_u_escape(const char *s, size_t n)
 	if (n < 6 || s[0] != '\\' || s[1] != 'u')
 		return -1;
 	for (i = 2; i < 6; i++) {
-		if ((h = hexval((unsigned char)s[i])) < 0)
+		if ((h = hex_digit((unsigned char)s[i])) < 0)
 			return -1;
 		v = v * 16 + h;
 	}

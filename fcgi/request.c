@@ -233,17 +233,6 @@ req_json_body(struct req *r, struct json_object **out)
 	return 0;
 }
 
-static int
-unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decodes s in place (application/x-www-form-urlencoded: %XX and '+').
@@ -259,8 +248,8 @@ pct_decode(char *s)
 		if (*s == '+') {
 			*o++ = ' ';
 		} else if (*s == '%') {
-			if ((h = unhex((unsigned char)s[1])) < 0 ||
-			    (l = unhex((unsigned char)s[2])) < 0)
+			if ((h = hex_digit((unsigned char)s[1])) < 0 ||
+			    (l = hex_digit((unsigned char)s[2])) < 0)
 				return -1;
 			*o++ = (char)(h * 16 + l);
 			s += 2;

@@ -175,6 +175,14 @@ store_checkpoint(struct store *st, int64_t *pages, int64_t *copied)
 	return st->be->checkpoint(st, pages, copied);
 }
 
+int64_t
+store_lock_wait_worst(struct store *st)
+{
+	if (st->be->lock_wait_worst == NULL)
+		return -1;
+	return st->be->lock_wait_worst(st);
+}
+
 void
 store_task_list_free(struct task_list *l)
 {

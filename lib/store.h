@@ -337,6 +337,14 @@ enum store_err	 store_integrity_check(struct store *, char **problems);
 enum store_err	 store_checkpoint(struct store *, int64_t *pages,
 		    int64_t *copied);
 
+/*
+ * The longest this handle has waited to begin a write transaction (for the
+ * database's write lock, held by another connection or process), in
+ * microseconds since it was opened; -1 where the backend does not measure
+ * it.  Commit time (the fsync) is not part of it.
+ */
+int64_t		 store_lock_wait_worst(struct store *);
+
 /* ---- backends and wake-ups -------------------------------------------- */
 
 /*

@@ -92,6 +92,8 @@ struct store_backend {
 			    size_t *);
 	/* (Appended; NULL: the backend has no log to checkpoint.) */
 	enum store_err	 (*checkpoint)(struct store *, int64_t *, int64_t *);
+	/* (Appended; NULL: not measured.) */
+	int64_t		 (*lock_wait_worst)(struct store *);
 };
 
 /*

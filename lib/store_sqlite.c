@@ -462,6 +462,7 @@ struct sqlite_store {
 	char		*path;
 	int		 busy_ms;
 	int64_t		 busy_since;	/* monotonic us at the first busy call */
+	int64_t		 lock_wait_worst; /* us, the longest BEGIN IMMEDIATE */
 	uint64_t	 rng;		/* xorshift state for busy jitter */
 	int		 sync_full;	/* -1 unknown, 0 NORMAL, 1 FULL */
 	int		 version;
@@ -669,6 +670,7 @@ static enum store_err
 tx_begin(struct sqlite_store *st, enum tx_kind kind)
 {
 	enum store_err	 err = STORE_OK;
+	int64_t		 t0;
 	int		 want;
 
 	if (kind == TX_READ)
@@ -681,7 +683,12 @@ tx_begin(struct sqlite_store *st, enum tx_kind kind)
 			return err;
 		st->sync_full = want;
 	}
-	return exec_id(st, ST_BEGIN_IMMEDIATE, "begin immediate");
+	/* BEGIN IMMEDIATE takes the write lock: its time is the lock wait. */
+	t0 = mono_us();
+	err = exec_id(st, ST_BEGIN_IMMEDIATE, "begin immediate");
+	if (err == STORE_OK && mono_us() - t0 > st->lock_wait_worst)
+		st->lock_wait_worst = mono_us() - t0;
+	return err;
 }
 
 static enum store_err
@@ -3039,6 +3046,12 @@ store_sqlite_set_errmsg(struct store *base_, const char *fmt, ...)
 
 /* ---- the backend (store_backend.h) -------------------------------------- */
 
+static int64_t
+sqlite_lock_wait_worst(struct store *base_)
+{
+	return sq(base_)->lock_wait_worst;
+}
+
 /*
  * A PASSIVE checkpoint: copies the log's frames that no reader still needs
  * and returns at once where a lock is held; SQLITE_BUSY (another process
@@ -3069,6 +3082,7 @@ const struct store_backend store_sqlite_backend = {
 	.task_list = sqlite_task_list,
 	.task_list_each = sqlite_task_list_each,
 	.checkpoint = sqlite_checkpoint,
+	.lock_wait_worst = sqlite_lock_wait_worst,
 	.task_cancel = sqlite_task_cancel,
 	.task_retry = sqlite_task_retry,
 	.task_cancel_matching = sqlite_task_cancel_matching,

@@ -16,7 +16,8 @@
  *   taskq-testctl DB latency N        submit one echo task, wait for it, N
  *                                     times: started_at - created_at
  *   taskq-testctl DB submit-loop S    submit one task at a time for S seconds:
- *                                     how long each submit took (lock waits)
+ *                                     how long each submit took, and the
+ *                                     longest wait for the write lock
  *
  * Ids of submitted tasks are printed one per line; everything else as JSON.
  */
@@ -344,6 +345,9 @@ bench_submit_loop(int secs)
 	json_object_object_add(o, "submits", json_object_new_int64((int64_t)n));
 	json_object_object_add(o, "per_s", json_object_new_double((double)n / secs));
 	print_dist(o, "submit_ms", d, n, 1000.0);
+	/* The write-lock wait alone, without the commit's fsync. */
+	json_object_object_add(o, "lock_wait_worst_ms", json_object_new_double(
+	    (double)store_lock_wait_worst(st) / 1000.0));
 	print_json(o);
 	free(d);
 }

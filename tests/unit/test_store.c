@@ -2645,6 +2645,58 @@ test_busy(void **state)
 	store_close(st2);
 }
 
+/* Holds the write lock of a raw connection for hold_ms, then commits. */
+struct lock_holder {
+	sqlite3		*db;
+	int		 hold_ms;
+};
+
+static void *
+lock_holder_main(void *arg)
+{
+	struct lock_holder	*h = arg;
+	struct timespec		 ts = { h->hold_ms / 1000,
+				    (long)(h->hold_ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+	return NULL;
+}
+
+/*
+ * store_lock_wait_worst reports how long a write waited for another
+ * connection's write lock: about the time the lock was held, and no more
+ * than that (the commit's own time is not counted).
+ */
+static void
+test_lock_wait_worst(void **state)
+{
+	struct fix		*fx = *state;
+	struct store		*st2 = NULL;
+	struct lock_holder	 h;
+	pthread_t		 th;
+	int64_t			 w;
+
+	assert_int_equal(store_open(fx->path, 0, 5000, &st2, NULL, 0),
+	    STORE_OK);
+	assert_int_equal(store_lock_wait_worst(st2), 0);
+	fill_tasks(st2, 5);
+	w = store_lock_wait_worst(st2);
+	assert_true(w >= 0 && w < 100000);
+	h.db = raw_open(fx->path);
+	h.hold_ms = 300;
+	assert_int_equal(sqlite3_exec(h.db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(pthread_create(&th, NULL, lock_holder_main, &h), 0);
+	fill_tasks(st2, 5);
+	pthread_join(th, NULL);
+	sqlite3_close(h.db);
+	w = store_lock_wait_worst(st2);
+	assert_true(w >= 250000);
+	assert_true(w < 5000000);
+	store_close(st2);
+}
+
 /* A full database maps to STORE_FULL, stores nothing half, and the handle
  * goes on working. */
 static void
@@ -2989,6 +3041,7 @@ main(void)
 		T(test_purge),
 		T(test_files),
 		T(test_busy),
+		T(test_lock_wait_worst),
 		T(test_full),
 		T(test_finish_invalid_outcome),
 		T(test_readonly),

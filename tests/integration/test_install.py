@@ -68,6 +68,7 @@ def expected_files():
         d("bindir", "taskq"),
         d("sbindir", "taskq-api"),
         d("sbindir", "taskq-runner"),
+        d("pkglibexecdir", "taskq-spawner"),
         d("sysconfdir", "taskq", "taskq.conf"),
         d("systemdsystemunitdir", "taskq-api.service"),
         d("systemdsystemunitdir", "taskq-api.socket"),

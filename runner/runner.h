@@ -35,7 +35,10 @@
  *                                           ignored signals, process group
  * and, independent of TASKQ_TEST_HOOKS, TASKQ_ECHO_TRACE=PATH: the echo
  * worker appends "<task id>\n" to PATH (O_APPEND, one write(2)) when it
- * starts executing; the exactly-once tests count these lines.
+ * starts executing; the exactly-once tests count these lines.  And
+ * TASKQ_SPAWNER=PATH runs that taskq-spawner instead of the one found next
+ * to the runner or in PKGLIBEXECDIR; TASKQ_SPAWNER=none runs none (every
+ * child is then forked by the runner, as for the other task types).
  */
 #ifndef TASKQ_RUNNER_H
 #define TASKQ_RUNNER_H

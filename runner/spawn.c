@@ -227,10 +227,11 @@ spawner_ensure(struct spawner *sp)
 	sp->pid = pid;
 	if (!spawner_wait(sp, mono_ms() + SPAWN_ANSWER_MS) ||
 	    spawner_recv(sp, &m, 0) != 1 || m.type != SPAWN_READY) {
-		log_warnx("spawner %s did not start: forking tasks directly, "
-		    "retrying in %d ms", path, SPAWN_RESTART_MS);
 		spawner_kill(sp, false);
 		sp->lost = false;	/* it ran nothing */
+		log_warnx("spawner %s did not start: forking tasks directly, "
+		    "retrying in %lld ms", path,
+		    (long long)(sp->retry_at - mono_ms()));
 		return false;
 	}
 	log_info("spawner %d started (%s)", (int)pid, path);

@@ -1160,6 +1160,48 @@ spawner_teardown(void **state)
 	return 0;
 }
 
+/*
+ * No spawner, or one that does not start: tasks are forked by the runner,
+ * a missing one is not looked for again, a failing one is retried later.
+ */
+static void
+test_spawner_unavailable(void **state)
+{
+	struct spawner	 sp;
+	struct child	*c;
+
+	(void)state;
+	setenv("TASKQ_SPAWNER", "none", 1);
+	spawner_init(&sp);
+	assert_true(sp.disabled);
+	assert_false(spawner_ensure(&sp));
+	spawner_stop(&sp);
+
+	setenv("TASKQ_SPAWNER", "/nonexistent/taskq-spawner", 1);
+	spawner_init(&sp);
+	assert_false(spawner_ensure(&sp));
+	assert_true(sp.disabled);
+	spawner_stop(&sp);
+
+	/* Runs, but never says READY. */
+	setenv("TASKQ_SPAWNER", "/bin/true", 1);
+	spawner_init(&sp);
+	assert_false(spawner_ensure(&sp));
+	assert_false(sp.disabled);
+	assert_int_equal(sp.fd, -1);
+	assert_int_equal(sp.pid, 0);
+	assert_true(sp.retry_at > mono_ms());
+	assert_false(spawner_ensure(&sp));	/* not before retry_at */
+	c = child_spawn_via(mktask("echo", "{\"message\":\"x\"}", 30), &cfg,
+	    false, &sp);
+	assert_non_null(c);
+	assert_false(c->spawned);
+	assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
+	child_free(c);
+	spawner_stop(&sp);
+	unsetenv("TASKQ_SPAWNER");
+}
+
 /* The state letter of pid in /proc (R, S, Z...), or 0 if it is gone. */
 static char
 pid_state(pid_t pid)
@@ -1313,6 +1355,7 @@ main(void)
 		cmocka_unit_test(test_spawn_req_malformed),
 		cmocka_unit_test_setup_teardown(test_spawner_children,
 		    spawner_setup, spawner_teardown),
+		cmocka_unit_test(test_spawner_unavailable),
 		cmocka_unit_test_setup_teardown(test_spawner_reaps_after_ack,
 		    spawner_setup, spawner_teardown),
 		cmocka_unit_test_setup_teardown(test_spawner_death_takes_its_children,

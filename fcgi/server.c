@@ -1058,8 +1058,8 @@ server_run(struct api *api, int listen_fd)
 	for (i = 0; i < n; i++) {
 		ws[i].idx = i;
 		ws[i].api = api;
-		serr = store_open(cfg->database, 0, cfg->busy_timeout_ms,
-		    &ws[i].store, err, sizeof(err));
+		serr = store_open(cfg->database, STORE_OPEN_MAP_WHOLE,
+		    cfg->busy_timeout_ms, &ws[i].store, err, sizeof(err));
 		if (serr != STORE_OK) {
 			log_warnx("worker %zu: %s", i, err);
 			goto out;

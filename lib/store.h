@@ -42,6 +42,13 @@ struct store;
 /* Flags for store_open(). */
 #define STORE_OPEN_READONLY	0x01	/* no schema creation or migration */
 #define STORE_OPEN_NOMIGRATE	0x02	/* refuse an older schema instead of upgrading */
+/*
+ * Map up to 2 GiB of the database file for reads instead of 256 MiB: reads
+ * past the mapping go through read(2) and a copy, a third of a list's time
+ * on a 500 MB database.  Not for a process whose children fork from it
+ * under an address-space limit (the runner): they would inherit the map.
+ */
+#define STORE_OPEN_MAP_WHOLE	0x04
 
 /* The schema version this program writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION	3

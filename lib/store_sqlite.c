@@ -1032,6 +1032,12 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 		    msg != NULL ? msg : sqlite3_errstr(rc));
 		goto out;
 	}
+	if ((flags & STORE_OPEN_MAP_WHOLE) && (rc = sqlite3_exec(st->db,
+	    "PRAGMA mmap_size = 2147418112", NULL, NULL, &msg)) != SQLITE_OK) {
+		err = set_err(st, STORE_DB, "%s: mmap_size: %s", path,
+		    msg != NULL ? msg : sqlite3_errstr(rc));
+		goto out;
+	}
 	if ((err = migrate(st, flags)) != STORE_OK)
 		goto out;
 	if ((err = user_version(st, &st->version)) != STORE_OK)

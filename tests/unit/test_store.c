@@ -2645,6 +2645,36 @@ test_busy(void **state)
 	store_close(st2);
 }
 
+/* The mapping size a handle's connection reads the database through. */
+static int64_t
+mmap_size_of(struct store *st)
+{
+	sqlite3_stmt	*s;
+	int64_t		 v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(store_sqlite_handle(st),
+	    "PRAGMA mmap_size", -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* STORE_OPEN_MAP_WHOLE maps up to 2 GiB; a default handle 256 MiB. */
+static void
+test_open_map_whole(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*st2 = NULL;
+
+	assert_int_equal(mmap_size_of(fx->st), 268435456);
+	assert_int_equal(store_open(fx->path, STORE_OPEN_MAP_WHOLE, 1000, &st2,
+	    NULL, 0), STORE_OK);
+	assert_true(mmap_size_of(st2) > 268435456);
+	fill_tasks(st2, 3);
+	store_close(st2);
+}
+
 /* Holds the write lock of a raw connection for hold_ms, then commits. */
 struct lock_holder {
 	sqlite3		*db;
@@ -3042,6 +3072,7 @@ main(void)
 		T(test_files),
 		T(test_busy),
 		T(test_lock_wait_worst),
+		T(test_open_map_whole),
 		T(test_full),
 		T(test_finish_invalid_outcome),
 		T(test_readonly),

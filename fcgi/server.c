@@ -726,6 +726,11 @@ conn_accept(void)
 			close(fd);
 			continue;
 		}
+		/*
+		 * (libfcgi's own accept would also check the peer against
+		 * FCGI_WEB_SERVER_ADDRS; taskq-api listens on a UNIX socket or
+		 * on loopback only, main.c refusing anything else.)
+		 */
 		if (conns.tcp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 		    &one, sizeof(one)) == -1)
 			log_warn("setsockopt TCP_NODELAY");

@@ -90,6 +90,12 @@ def spawner_killed_while_tasks_run():
         ids = ctl.submit_echo(8, 3000)
         r = start_runner(st)
         ctl.wait_counts(lambda c: c["RUNNING"] == 8, 20)
+        # Each has started executing (the trace is its first act).
+        deadline = time.time() + 20
+        while len(trace_counts(st.trace)) < 8:
+            if time.time() > deadline:
+                raise AssertionError("not all started: %r" % trace_counts(st.trace))
+            time.sleep(0.02)
         sp = spawner_of(r.pid)
         kids = task_children(r.pid)
         stack.check(sp is not None, "no spawner")

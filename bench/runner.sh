@@ -124,6 +124,7 @@ start_runner "$db" -j "$SLOTS"
 import json, sys
 d = json.load(sys.stdin)
 print("submitter under load: %d submits (%.0f/s), each p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
-    d["submits"], d["per_s"], d["submit_ms_p50"], d["submit_ms_p99"], d["submit_ms_max"]))'
+    d["submits"], d["per_s"], d["submit_ms_p50"], d["submit_ms_p99"], d["submit_ms_max"]))
+print("submitter: worst wait for the write lock %.1f ms" % d["lock_wait_worst_ms"])'
 stop_runner
 grep -o 'store writes, worst .*' "$TMP/runner.log" | sed 's/^/runner: /'

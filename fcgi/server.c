@@ -836,106 +836,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/*
- * The checkpointer.  SQLite checkpoints inside whichever commit takes the
- * write-ahead log past 4096 pages, copying all of them into the database
- * while the submits queued behind that group commit wait (30 to 300 ms).
- * This thread copies the log's pages as they come, on its own connection
- * and without blocking writers (every 100 ms while the log grows, every
- * second while it does not), so that the commit's checkpoint finds little
- * left to copy.  That commit's checkpoint cannot go: only a checkpoint
- * that reaches the end of the log lets the next writer start the log over,
- * and one running beside the writers never does (the log grew past 300 MB
- * in 15 s of submits when it was left to this thread alone).
- */
-static struct {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 wake;
-	bool		 stop;
-	bool		 running;
-	pthread_t	 thread;
-	struct store	*store;
-} ckpt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false,
-    false, 0, NULL };
-
-static void *
-checkpointer_main(void *arg)
-{
-	struct timespec	 until;
-	enum store_err	 err;
-	int64_t		 pages, copied, prev_pages = -1, prev_copied = -1;
-	time_t		 last_warn = 0;
-	long		 ms;
-
-	(void)arg;
-	pthread_mutex_lock(&ckpt.lock);
-	while (!ckpt.stop) {
-		pthread_mutex_unlock(&ckpt.lock);
-		err = store_checkpoint(ckpt.store, &pages, &copied);
-		if (err != STORE_OK && time(NULL) != last_warn) {
-			last_warn = time(NULL);
-			log_warnx("checkpoint: %s", store_errmsg(ckpt.store));
-		}
-		ms = err == STORE_OK && (pages != prev_pages ||
-		    copied != prev_copied) ? 100 : 1000;
-		prev_pages = pages;
-		prev_copied = copied;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += ms / 1000;
-		until.tv_nsec += (ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&ckpt.lock);
-		while (!ckpt.stop &&
-		    pthread_cond_timedwait(&ckpt.wake, &ckpt.lock, &until) == 0)
-			continue;
-	}
-	pthread_mutex_unlock(&ckpt.lock);
-	return NULL;
-}
-
-/* Starts the checkpointer on a connection of its own; -1 logged. */
-static int
-checkpointer_start(const struct config *cfg)
-{
-	char		 err[512];
-	enum store_err	 serr;
-	int		 e;
-
-	serr = store_open(cfg->database, 0, cfg->busy_timeout_ms, &ckpt.store,
-	    err, sizeof(err));
-	if (serr != STORE_OK) {
-		log_warnx("checkpointer: %s", err);
-		return -1;
-	}
-	if ((e = pthread_create(&ckpt.thread, NULL, checkpointer_main,
-	    NULL)) != 0) {
-		log_warnx("pthread_create: %s", strerror(e));
-		store_close(ckpt.store);
-		ckpt.store = NULL;
-		return -1;
-	}
-	ckpt.running = true;
-	return 0;
-}
-
-static void
-checkpointer_stop(void)
-{
-	if (ckpt.running) {
-		pthread_mutex_lock(&ckpt.lock);
-		ckpt.stop = true;
-		pthread_cond_signal(&ckpt.wake);
-		pthread_mutex_unlock(&ckpt.lock);
-		pthread_join(ckpt.thread, NULL);
-		ckpt.running = false;
-	}
-	store_close(ckpt.store);
-	ckpt.store = NULL;
-}
-
 /* Two per CPU, at most all of the n workers. */
 static unsigned int
 serving_places(size_t n)
@@ -1063,8 +963,9 @@ server_run(struct api *api, int listen_fd)
 	for (i = 0; i < n; i++) {
 		ws[i].idx = i;
 		ws[i].api = api;
-		serr = store_open(cfg->database, STORE_OPEN_MAP_WHOLE,
-		    cfg->busy_timeout_ms, &ws[i].store, err, sizeof(err));
+		serr = store_open(cfg->database, STORE_OPEN_MAP_WHOLE |
+		    STORE_OPEN_CHECKPOINTER, cfg->busy_timeout_ms, &ws[i].store,
+		    err, sizeof(err));
 		if (serr != STORE_OK) {
 			log_warnx("worker %zu: %s", i, err);
 			goto out;
@@ -1086,8 +987,6 @@ server_run(struct api *api, int listen_fd)
 		log_warnx("pthread_sigmask: %s", strerror(e));
 		goto out;
 	}
-	if (checkpointer_start(cfg) == -1)
-		goto out;
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&server_lock);
 		server_live++;
@@ -1157,7 +1056,6 @@ server_run(struct api *api, int listen_fd)
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].thread, NULL);
 out:
-	checkpointer_stop();
 	for (i = 0; i < n; i++)
 		worker_cleanup(&ws[i]);
 	free(ws);

@@ -166,15 +166,6 @@ store_task_list_each(struct store *st, const struct task_filter *f,
 	return STORE_OK;
 }
 
-enum store_err
-store_checkpoint(struct store *st, int64_t *pages, int64_t *copied)
-{
-	*pages = *copied = 0;
-	if (st->be->checkpoint == NULL)
-		return STORE_OK;
-	return st->be->checkpoint(st, pages, copied);
-}
-
 int64_t
 store_lock_wait_worst(struct store *st)
 {

@@ -49,6 +49,13 @@ struct store;
  * under an address-space limit (the runner): they would inherit the map.
  */
 #define STORE_OPEN_MAP_WHOLE	0x04
+/*
+ * Run the database's checkpointer thread in this process (one per file,
+ * shared by its handles; see lib/store_sqlite_ckpt.c) so that commits find
+ * little left to checkpoint.  Not for a process that forks and uses the
+ * store in the child: the thread may hold SQLite's locks at the fork.
+ */
+#define STORE_OPEN_CHECKPOINTER	0x08
 
 /* The schema version this program writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION	3
@@ -332,17 +339,6 @@ enum store_err	 store_backup(struct store *, const char *dest);
 enum store_err	 store_migrate(const char *path, int busy_ms, int *from, int *to,
 		    char *errbuf, size_t errlen);
 enum store_err	 store_integrity_check(struct store *, char **problems);
-
-/*
- * Copies what the write-ahead log holds into the database file, without
- * waiting for or blocking writers (SQLite's PASSIVE checkpoint), so that
- * the checkpoint a commit still makes when the log reaches its limit (and
- * which lets the next writer start the log over) finds little left to do.
- * *pages is set to the pages the log held, *copied to how many of them are
- * now in the database file (both 0 for a backend without such a log).
- */
-enum store_err	 store_checkpoint(struct store *, int64_t *pages,
-		    int64_t *copied);
 
 /*
  * The longest this handle has waited to begin a write transaction (for the

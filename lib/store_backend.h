@@ -90,8 +90,6 @@ struct store_backend {
 	/* (Appended for GET /api/metrics; NULL: the backend keeps none.) */
 	enum store_err	 (*duration_hist)(struct store *, struct duration_hist **,
 			    size_t *);
-	/* (Appended; NULL: the backend has no log to checkpoint.) */
-	enum store_err	 (*checkpoint)(struct store *, int64_t *, int64_t *);
 	/* (Appended; NULL: not measured.) */
 	int64_t		 (*lock_wait_worst)(struct store *);
 };

@@ -44,6 +44,7 @@
 #include "store_backend.h"
 #include "store_sqlite_internal.h"
 #include "task.h"
+#include "wqueue.h"
 
 #define IDEMPOTENCY_MS	(24 * 60 * 60 * 1000LL)	/* how long a key is honoured */
 #define ROLLUP_KEEP_MIN	(25 * 60)		/* minutes of rollup kept */
@@ -463,6 +464,10 @@ struct sqlite_store {
 	int		 busy_ms;
 	int64_t		 busy_since;	/* monotonic us at the first busy call */
 	int64_t		 lock_wait_worst; /* us, the longest BEGIN IMMEDIATE */
+	struct wqueue	*wq;		/* the writers' queue, or NULL */
+	struct sqlite_ckpt *ckpt;	/* the checkpointer, or NULL */
+	uint32_t	 ticket;	/* this writer's turn in wq, ... */
+	bool		 queued;	/* ... while it holds one */
 	uint64_t	 rng;		/* xorshift state for busy jitter */
 	int		 sync_full;	/* -1 unknown, 0 NORMAL, 1 FULL */
 	int		 version;
@@ -666,6 +671,50 @@ enum tx_kind {
 	TX_WRITE_LIGHT		/* progress and heartbeats: synchronous=NORMAL */
 };
 
+/*
+ * The writers' queue (lib/wqueue.c): a turn is taken before every write
+ * transaction and handed on when it ends.  A writer whose turn is not
+ * handed on for this long (its holder died, or holds a long transaction)
+ * moves the queue on and waits on SQLite's lock alone.
+ */
+#define WQ_STALE_US	(500 * 1000)
+
+static void
+wq_enter(struct sqlite_store *st)
+{
+	if (st->wq != NULL && !st->queued) {
+		st->ticket = wqueue_enter(st->wq, WQ_STALE_US);
+		st->queued = true;
+	}
+}
+
+static void
+wq_leave(struct sqlite_store *st)
+{
+	if (st->queued) {
+		st->queued = false;
+		wqueue_leave(st->wq, st->ticket);
+	}
+}
+
+/*
+ * Opens the queue in the file DB-writers next to the database file, with
+ * its mode.  Without it (a read-only directory, a name SQLite alone
+ * understands) this handle writes unqueued, as SQLite alone would have it.
+ */
+static void
+wq_open(struct sqlite_store *st, const char *path)
+{
+	char	*qpath;
+
+	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0)
+		return;
+	if (asprintf(&qpath, "%s-writers", path) == -1)
+		return;
+	st->wq = wqueue_open(qpath, path);
+	free(qpath);
+}
+
 static enum store_err
 tx_begin(struct sqlite_store *st, enum tx_kind kind)
 {
@@ -683,10 +732,16 @@ tx_begin(struct sqlite_store *st, enum tx_kind kind)
 			return err;
 		st->sync_full = want;
 	}
-	/* BEGIN IMMEDIATE takes the write lock: its time is the lock wait. */
+	/*
+	 * The turn in the writers' queue, then BEGIN IMMEDIATE, which takes
+	 * the write lock: together the lock wait.
+	 */
 	t0 = mono_us();
+	wq_enter(st);
 	err = exec_id(st, ST_BEGIN_IMMEDIATE, "begin immediate");
-	if (err == STORE_OK && mono_us() - t0 > st->lock_wait_worst)
+	if (err != STORE_OK)
+		wq_leave(st);
+	else if (mono_us() - t0 > st->lock_wait_worst)
 		st->lock_wait_worst = mono_us() - t0;
 	return err;
 }
@@ -699,6 +754,7 @@ tx_commit(struct sqlite_store *st)
 	if ((err = exec_id(st, ST_COMMIT, "commit")) != STORE_OK &&
 	    !sqlite3_get_autocommit(st->db))
 		(void)exec_id(st, ST_ROLLBACK, "rollback");
+	wq_leave(st);
 	return err;
 }
 
@@ -708,11 +764,12 @@ tx_rollback(struct sqlite_store *st)
 {
 	char	 saved[sizeof(st->base.errmsg)];
 
-	if (sqlite3_get_autocommit(st->db))
-		return;
-	memcpy(saved, st->base.errmsg, sizeof(saved));
-	(void)exec_id(st, ST_ROLLBACK, "rollback");
-	memcpy(st->base.errmsg, saved, sizeof(saved));
+	if (!sqlite3_get_autocommit(st->db)) {
+		memcpy(saved, st->base.errmsg, sizeof(saved));
+		(void)exec_id(st, ST_ROLLBACK, "rollback");
+		memcpy(st->base.errmsg, saved, sizeof(saved));
+	}
+	wq_leave(st);
 }
 
 static int
@@ -1040,6 +1097,14 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 	}
 	if ((err = migrate(st, flags)) != STORE_OK)
 		goto out;
+	if (!(flags & STORE_OPEN_READONLY)) {
+		wq_open(st, path);
+		/* Not under a test's VFS, whose writes it counts and cuts. */
+		if ((flags & STORE_OPEN_CHECKPOINTER) &&
+		    store_sqlite_vfs == NULL && path[0] != ':' &&
+		    strncmp(path, "file:", 5) != 0)
+			st->ckpt = sqlite_ckpt_attach(path);
+	}
 	if ((err = user_version(st, &st->version)) != STORE_OK)
 		goto out;
 	st->base.errmsg[0] = '\0';
@@ -1072,6 +1137,9 @@ sqlite_close(struct store *base_)
 	}
 	for (i = 0; i <= INS_ROWS_SHIFT; i++)
 		sqlite3_finalize(st->ins_rows[i]);
+	wq_leave(st);
+	wqueue_close(st->wq);
+	sqlite_ckpt_detach(st->ckpt);
 	if (st->tok != NULL)
 		st->tokapi.xDelete(st->tok);
 	sqlite3_close(st->db);
@@ -3058,26 +3126,6 @@ sqlite_lock_wait_worst(struct store *base_)
 	return sq(base_)->lock_wait_worst;
 }
 
-/*
- * A PASSIVE checkpoint: copies the log's frames that no reader still needs
- * and returns at once where a lock is held; SQLITE_BUSY (another process
- * checkpointing) is therefore not a failure.
- */
-static enum store_err
-sqlite_checkpoint(struct store *base_, int64_t *pages, int64_t *copied)
-{
-	struct sqlite_store	*st = sq(base_);
-	int			 log = 0, ckpt = 0, rc;
-
-	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &log, &ckpt);
-	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
-		return db_err(st, rc, "checkpoint");
-	*pages = log > 0 ? log : 0;
-	*copied = ckpt > 0 ? ckpt : 0;
-	return STORE_OK;
-}
-
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -3087,7 +3135,6 @@ const struct store_backend store_sqlite_backend = {
 	.task_get = sqlite_task_get,
 	.task_list = sqlite_task_list,
 	.task_list_each = sqlite_task_list_each,
-	.checkpoint = sqlite_checkpoint,
 	.lock_wait_worst = sqlite_lock_wait_worst,
 	.task_cancel = sqlite_task_cancel,
 	.task_retry = sqlite_task_retry,

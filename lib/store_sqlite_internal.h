@@ -71,4 +71,16 @@ struct duration_hist;
 enum store_err	 store_sqlite_duration_hist(struct store *,
 		    struct duration_hist **, size_t *);
 
+/*
+ * (Appended for lib/store_sqlite_ckpt.c.)  The checkpointer thread of the
+ * database at path, shared by the process's read-write handles on it:
+ * attach starts it with the first (NULL if it cannot: the handle goes on
+ * without), detach stops it with the last.  sqlite_ckpt_running() counts
+ * the threads, for the tests.
+ */
+struct sqlite_ckpt;
+struct sqlite_ckpt	*sqlite_ckpt_attach(const char *path);
+void			 sqlite_ckpt_detach(struct sqlite_ckpt *);
+size_t			 sqlite_ckpt_running(void);
+
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

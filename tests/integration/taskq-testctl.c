@@ -367,7 +367,10 @@ main(int argc, char *argv[])
 
 	if (argc < 3)
 		usage();
-	if ((e = store_open(argv[1], 0, 10000, &st, err, sizeof(err))) != STORE_OK) {
+	/* submit-loop stands for taskq-api, which runs the checkpointer. */
+	if ((e = store_open(argv[1], strcmp(argv[2], "submit-loop") == 0 ?
+	    STORE_OPEN_CHECKPOINTER : 0, 10000, &st, err, sizeof(err))) !=
+	    STORE_OK) {
 		fprintf(stderr, "taskq-testctl: %s\n", err);
 		return 1;
 	}

@@ -2809,29 +2809,43 @@ wal_bytes(const char *db)
 }
 
 /*
- * store_checkpoint() on one connection copies into the database what
- * another connection's commits left in the log (fewer pages than make a
- * commit checkpoint), and reports it.
+ * A process's handles opened STORE_OPEN_CHECKPOINTER on one database share
+ * one checkpointer thread, which copies the log into the database file by
+ * itself, and which stops with the last of them: after
+ * fewer writes than make a commit checkpoint (4096 pages), the database
+ * file grows within a couple of seconds with nobody calling a checkpoint.
  */
 static void
-test_checkpoint_apart(void **state)
+test_checkpointer(void **state)
 {
 	struct fix	*fx = *state;
-	struct store	*w;
-	int64_t		 pages, copied;
+	struct store	*w, *w2;
+	struct stat	 sb;
+	off_t		 before;
+	int		 i;
 
-	assert_int_equal(store_open(fx->path, 0, 1000, &w, NULL, 0), STORE_OK);
-	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
-	fill_tasks(w, 500);
-	assert_true(wal_bytes(fx->path) > 0);
-	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
-	assert_true(pages > 10);
-	assert_true(pages < 4096);
-	assert_int_equal(copied, pages);
-	/* Nothing new: nothing more to copy. */
-	assert_int_equal(store_checkpoint(fx->st, &pages, &copied), STORE_OK);
-	assert_int_equal(copied, pages);
+	/* The fixture's handle runs none: it was opened without the flag. */
+	assert_int_equal(sqlite_ckpt_running(), 0);
+	assert_int_equal(store_open(fx->path, STORE_OPEN_CHECKPOINTER, 1000, &w,
+	    NULL, 0), STORE_OK);
+	assert_int_equal(sqlite_ckpt_running(), 1);
+	assert_int_equal(store_open(fx->path, STORE_OPEN_CHECKPOINTER, 1000, &w2,
+	    NULL, 0), STORE_OK);
+	assert_int_equal(sqlite_ckpt_running(), 1);	/* one per file */
+	store_close(w2);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	before = sb.st_size;
+	fill_tasks(w, 1000);
+	assert_true(wal_bytes(fx->path) < 4096LL * 4096);
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(stat(fx->path, &sb), 0);
+		if (sb.st_size > before)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_true(sb.st_size > before);
 	store_close(w);
+	assert_int_equal(sqlite_ckpt_running(), 0);
 }
 
 static void
@@ -3076,7 +3090,7 @@ main(void)
 		T(test_full),
 		T(test_finish_invalid_outcome),
 		T(test_readonly),
-		T(test_checkpoint_apart),
+		T(test_checkpointer),
 #undef T
 	};
 #ifdef HAVE_LIBPQ

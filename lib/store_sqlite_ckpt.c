@@ -1,0 +1,186 @@
+/*
+ * The SQLite store's checkpointer: one thread per database file in a
+ * process, started with the first read-write handle on it and stopped with
+ * the last, that copies the write-ahead log into the database file as the
+ * log grows (a PASSIVE checkpoint: it neither waits for nor blocks
+ * writers), every 100 ms while the log grows and every second while it
+ * does not.
+ *
+ * Why: SQLite checkpoints inside the commit that takes the log past 4096
+ * pages, copying all of them into the database and syncing it while that
+ * writer still has its turn, so every writer queued behind it (submits in
+ * taskq-api, the runner's finishes) waits 30 to 300 ms.  That checkpoint
+ * cannot simply be dropped: only a checkpoint that reaches the end of the
+ * log lets the next writer start the log over, and one running beside the
+ * writers never does (the log grew past 300 MB in 15 s of submits when it
+ * was tried).  With this thread copying ahead, the commit's checkpoint
+ * finds little left to copy.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store_sqlite_internal.h"
+
+struct sqlite_ckpt {
+	pid_t			 pid;		/* whose thread: not a forked child's */
+	char			*path;
+	size_t			 refs;
+	bool			 stop;
+	pthread_cond_t		 wake;
+	pthread_t		 thread;
+	sqlite3			*db;
+	struct sqlite_ckpt	*next;
+};
+
+/* Guards the list and every member of its entries. */
+static pthread_mutex_t		 ckpt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sqlite_ckpt	*ckpts;
+
+static void *
+ckpt_main(void *arg)
+{
+	struct sqlite_ckpt	*c = arg;
+	struct timespec		 until;
+	int			 log = 0, done = 0, prev_log = -1, prev_done = -1;
+	long			 ms;
+
+	pthread_mutex_lock(&ckpt_lock);
+	while (!c->stop) {
+		pthread_mutex_unlock(&ckpt_lock);
+		/* Errors (a lock held, a full disk) pass: the next try will do. */
+		if (sqlite3_wal_checkpoint_v2(c->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
+			log = done = -1;
+		ms = log != prev_log || done != prev_done ? 100 : 1000;
+		prev_log = log;
+		prev_done = done;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += ms / 1000;
+		until.tv_nsec += (ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&ckpt_lock);
+		while (!c->stop &&
+		    pthread_cond_timedwait(&c->wake, &ckpt_lock, &until) == 0)
+			continue;
+	}
+	pthread_mutex_unlock(&ckpt_lock);
+	return NULL;
+}
+
+static void
+ckpt_free(struct sqlite_ckpt *c)
+{
+	sqlite3_close(c->db);
+	pthread_cond_destroy(&c->wake);
+	free(c->path);
+	free(c);
+}
+
+struct sqlite_ckpt *
+sqlite_ckpt_attach(const char *path)
+{
+	struct sqlite_ckpt	*c;
+	sigset_t		 all, old;
+	int			 e;
+
+	pthread_mutex_lock(&ckpt_lock);
+	for (c = ckpts; c != NULL; c = c->next)
+		if (c->pid == getpid() && strcmp(c->path, path) == 0) {
+			c->refs++;
+			pthread_mutex_unlock(&ckpt_lock);
+			return c;
+		}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(path)) == NULL) {
+		free(c);
+		pthread_mutex_unlock(&ckpt_lock);
+		return NULL;
+	}
+	if (pthread_cond_init(&c->wake, NULL) != 0) {
+		free(c->path);
+		free(c);
+		pthread_mutex_unlock(&ckpt_lock);
+		return NULL;
+	}
+	/*
+	 * A connection takes the file for a WAL database only once it has
+	 * read it: until then a checkpoint would do nothing.
+	 */
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "PRAGMA schema_version", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		ckpt_free(c);
+		pthread_mutex_unlock(&ckpt_lock);
+		return NULL;
+	}
+	/*
+	 * The thread takes no signal: taskq-api and the runner wait for
+	 * theirs in one thread with them blocked, and a signal delivered here
+	 * would take its default action (SIGTERM: exit at once).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&c->thread, NULL, ckpt_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		ckpt_free(c);
+		pthread_mutex_unlock(&ckpt_lock);
+		return NULL;
+	}
+	c->refs = 1;
+	c->pid = getpid();
+	c->next = ckpts;
+	ckpts = c;
+	pthread_mutex_unlock(&ckpt_lock);
+	return c;
+}
+
+void
+sqlite_ckpt_detach(struct sqlite_ckpt *c)
+{
+	struct sqlite_ckpt	**pp;
+
+	/* A forked child's copy: its thread did not follow the fork. */
+	if (c == NULL || c->pid != getpid())
+		return;
+	pthread_mutex_lock(&ckpt_lock);
+	if (--c->refs > 0) {
+		pthread_mutex_unlock(&ckpt_lock);
+		return;
+	}
+	for (pp = &ckpts; *pp != c; pp = &(*pp)->next)
+		continue;
+	*pp = c->next;
+	c->stop = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&ckpt_lock);
+	pthread_join(c->thread, NULL);
+	ckpt_free(c);
+}
+
+size_t
+sqlite_ckpt_running(void)
+{
+	struct sqlite_ckpt	*c;
+	size_t			 n = 0;
+
+	pthread_mutex_lock(&ckpt_lock);
+	for (c = ckpts; c != NULL; c = c->next)
+		n++;
+	pthread_mutex_unlock(&ckpt_lock);
+	return n;
+}

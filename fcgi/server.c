@@ -189,6 +189,9 @@ resp_send(struct req *r, int status, const char *content_type)
 #define FCGI_REC_STDOUT		6
 #define FCGI_REC_CONTENT_MAX	65535
 
+/* Records of a response resp_write builds without allocating (~256 KiB). */
+#define RESP_SMALL_RECORDS	4
+
 static void
 fcgi_header(unsigned char *h, int type, int request_id, size_t len)
 {
@@ -241,21 +244,30 @@ resp_write(struct req *r)
 	size_t		 plen[2] = { w->hdr.len, w->out.len };
 	size_t		 total = plen[0] + plen[1], nrec, niov, k, p, off, take;
 	size_t		 rec, room;
-	unsigned char	*hdrs;
-	struct iovec	*iov;
+	unsigned char	 hdrs_small[(RESP_SMALL_RECORDS + 3) * 8], *hdrs;
+	struct iovec	 iov_small[RESP_SMALL_RECORDS * 3 + 2], *iov;
 	int		 rid = r->fcgi->requestId, rc;
 
 	nrec = (total + FCGI_REC_CONTENT_MAX - 1) / FCGI_REC_CONTENT_MAX;
-	/* Per record a header and at most two pieces; two closing records. */
+	/*
+	 * Per record a header and at most two pieces; then two closing
+	 * records, the end-request one with its 8-byte body.  All but the
+	 * largest responses fit the arrays on the stack.
+	 */
 	niov = nrec * 3 + 2;
-	hdrs = malloc((nrec + 2) * 8 + 8);
-	iov = calloc(niov, sizeof(*iov));
-	if (hdrs == NULL || iov == NULL) {
-		free(hdrs);
-		free(iov);
-		log_warnx("%s %s: out of memory sending the response",
-		    r->method, r->path);
-		return -1;
+	if (nrec <= RESP_SMALL_RECORDS) {
+		hdrs = hdrs_small;
+		iov = iov_small;
+	} else {
+		hdrs = malloc((nrec + 3) * 8);
+		iov = calloc(niov, sizeof(*iov));
+		if (hdrs == NULL || iov == NULL) {
+			free(hdrs);
+			free(iov);
+			log_warnx("%s %s: out of memory sending the response",
+			    r->method, r->path);
+			return -1;
+		}
 	}
 	k = 0;
 	p = off = 0;
@@ -292,8 +304,10 @@ resp_write(struct req *r)
 	if (rc == -1)
 		log_debug("%s %s: client went away while sending the response",
 		    r->method, r->path);
-	free(hdrs);
-	free(iov);
+	if (hdrs != hdrs_small) {
+		free(hdrs);
+		free(iov);
+	}
 	return rc;
 }
 

@@ -33,6 +33,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@
 #include "store_backend.h"
 #include "store_sqlite_internal.h"
 #include "task.h"
+#include "log.h"
 #include "wqueue.h"
 
 #define IDEMPOTENCY_MS	(24 * 60 * 60 * 1000LL)	/* how long a key is honoured */
@@ -705,13 +708,17 @@ wq_leave(struct sqlite_store *st)
 static void
 wq_open(struct sqlite_store *st, const char *path)
 {
-	char	*qpath;
+	static atomic_bool	 warned;
+	char			*qpath;
 
 	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0)
 		return;
 	if (asprintf(&qpath, "%s-writers", path) == -1)
 		return;
-	st->wq = wqueue_open(qpath, path);
+	/* Said once a process: every handle of taskq-api would repeat it. */
+	if ((st->wq = wqueue_open(qpath, path)) == NULL &&
+	    !atomic_exchange(&warned, true))
+		log_warn("%s: writers wait on SQLite's lock alone", qpath);
 	free(qpath);
 }
 
@@ -741,8 +748,8 @@ tx_begin(struct sqlite_store *st, enum tx_kind kind)
 	err = exec_id(st, ST_BEGIN_IMMEDIATE, "begin immediate");
 	if (err != STORE_OK)
 		wq_leave(st);
-	else if (mono_us() - t0 > st->lock_wait_worst)
-		st->lock_wait_worst = mono_us() - t0;
+	else if ((t0 = mono_us() - t0) > st->lock_wait_worst)
+		st->lock_wait_worst = t0;
 	return err;
 }
 

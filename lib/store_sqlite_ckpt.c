@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
 #include "store_sqlite_internal.h"
 
 struct sqlite_ckpt {
@@ -51,16 +52,30 @@ ckpt_main(void *arg)
 {
 	struct sqlite_ckpt	*c = arg;
 	struct timespec		 until;
+	time_t			 warned = 0;
 	int			 log = 0, done = 0, prev_log = -1, prev_done = -1;
+	int			 rc;
 	long			 ms;
 
 	pthread_mutex_lock(&ckpt_lock);
 	while (!c->stop) {
 		pthread_mutex_unlock(&ckpt_lock);
-		/* Errors (a lock held, a full disk) pass: the next try will do. */
-		if (sqlite3_wal_checkpoint_v2(c->db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
+		/*
+		 * BUSY is another process checkpointing.  Other failures (a
+		 * full disk) are said at most once a minute and tried again:
+		 * the commits' own checkpoints still run meanwhile.
+		 */
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		if (rc != SQLITE_OK) {
+			if ((rc & 0xff) != SQLITE_BUSY &&
+			    time(NULL) - warned >= 60) {
+				warned = time(NULL);
+				log_warnx("%s: checkpoint: %s", c->path,
+				    sqlite3_errmsg(c->db));
+			}
 			log = done = -1;
+		}
 		ms = log != prev_log || done != prev_done ? 100 : 1000;
 		prev_log = log;
 		prev_done = done;
@@ -104,15 +119,13 @@ sqlite_ckpt_attach(const char *path)
 			return c;
 		}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->path = strdup(path)) == NULL) {
+	    (c->path = strdup(path)) == NULL ||
+	    pthread_cond_init(&c->wake, NULL) != 0) {
+		if (c != NULL)
+			free(c->path);
 		free(c);
 		pthread_mutex_unlock(&ckpt_lock);
-		return NULL;
-	}
-	if (pthread_cond_init(&c->wake, NULL) != 0) {
-		free(c->path);
-		free(c);
-		pthread_mutex_unlock(&ckpt_lock);
+		log_warnx("%s: no checkpointer: out of memory", path);
 		return NULL;
 	}
 	/*
@@ -123,6 +136,8 @@ sqlite_ckpt_attach(const char *path)
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_exec(c->db, "PRAGMA schema_version", NULL, NULL,
 	    NULL) != SQLITE_OK) {
+		log_warnx("%s: no checkpointer: %s", path, c->db != NULL ?
+		    sqlite3_errmsg(c->db) : "out of memory");
 		ckpt_free(c);
 		pthread_mutex_unlock(&ckpt_lock);
 		return NULL;
@@ -137,6 +152,8 @@ sqlite_ckpt_attach(const char *path)
 	e = pthread_create(&c->thread, NULL, ckpt_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
+		log_warnx("%s: no checkpointer: pthread_create: %s", path,
+		    strerror(e));
 		ckpt_free(c);
 		pthread_mutex_unlock(&ckpt_lock);
 		return NULL;

@@ -75,45 +75,38 @@ now_us(void)
 struct wqueue *
 wqueue_open(const char *path, const char *mode_of)
 {
-	struct wqueue	*q;
+	struct wqueue	*q = NULL;
 	struct stat	 sb;
 	mode_t		 mode = 0600;
 	long		 page;
-	void		*p;
+	void		*p = MAP_FAILED;
 	int		 fd, e;
 
 	if (mode_of != NULL && stat(mode_of, &sb) == 0)
 		mode = sb.st_mode & 0666;
 	if ((page = sysconf(_SC_PAGESIZE)) < (long)sizeof(struct wqueue_shm))
 		page = 4096;
-	if ((q = calloc(1, sizeof(*q))) == NULL)
-		return NULL;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    mode)) == -1)
-		goto fail;
+		return NULL;
 	/* A new file reads as zeros: both counters at 0, nobody's turn taken. */
-	if (fstat(fd, &sb) == -1 || (sb.st_size < page &&
-	    ftruncate(fd, page) == -1)) {
-		e = errno;
-		close(fd);
-		errno = e;
-		goto fail;
-	}
-	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fstat(fd, &sb) == 0 && (sb.st_size >= page ||
+	    ftruncate(fd, page) == 0))
+		p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
 	e = errno;
 	close(fd);
-	if (p == MAP_FAILED) {
+	if (p != MAP_FAILED && (q = calloc(1, sizeof(*q))) == NULL) {
+		e = errno;
+		munmap(p, (size_t)page);
+	}
+	if (q == NULL) {
 		errno = e;
-		goto fail;
+		return NULL;
 	}
 	q->shm = p;
 	q->len = (size_t)page;
 	return q;
-fail:
-	e = errno;
-	free(q);
-	errno = e;
-	return NULL;
 }
 
 void
@@ -166,9 +159,13 @@ wqueue_leave(struct wqueue *q, uint32_t ticket)
 {
 	uint32_t	 expect = ticket;
 
-	/* Unless a waiter handed this turn on already, hand it to the next. */
+	/*
+	 * Unless a waiter handed this turn on already, hand it to the next,
+	 * waking the waiters only if a ticket was taken after this one (the
+	 * usual case, a lone writer, then makes no system call).
+	 */
 	if (atomic_compare_exchange_strong(&q->shm->serving, &expect,
-	    ticket + 1))
+	    ticket + 1) && atomic_load(&q->shm->next) != ticket + 1)
 		syscall(SYS_futex, &q->shm->serving, FUTEX_WAKE, INT_MAX, NULL,
 		    NULL, 0);
 }

@@ -39,6 +39,12 @@
 
 #include "csv.h"
 
+/*
+ * The handlers.  A value handed to CSV_FIELD is always followed by a
+ * readable byte that is not part of it: the delimiter, line end or quote
+ * that ended it in the caller's chunk, or a NUL in carry (csvstats reads
+ * numbers up to the first byte that is not a digit).
+ */
 #ifndef CSV_FIELD
 #define CSV_FIELD(p, v, len, col)	((p)->field((p)->arg, (v), (len), (col)))
 #define CSV_RECORD(p, n, line)		((p)->record((p)->arg, (n), (line)))
@@ -115,20 +121,26 @@ csv_fail_big(struct csv_parser *p, uint64_t line)
 	    (unsigned long long)line, p->opts.max_field_bytes);
 }
 
-/* Makes room for n bytes in carry; n never exceeds max_field_bytes. */
+/*
+ * Makes room in carry for n bytes and the NUL that ends a value handed out
+ * (see CSV_FIELD); n never exceeds max_field_bytes.
+ */
 static bool
 csv_carry_reserve(struct csv_parser *p, size_t n)
 {
-	size_t	 cap;
+	size_t	 cap, lim;
 	char	*c;
 
-	if (n <= p->carry_cap)
+	if (n < p->carry_cap)
 		return true;
+	lim = p->opts.max_field_bytes < SIZE_MAX ? p->opts.max_field_bytes + 1 :
+	    SIZE_MAX;
+	n++;
 	cap = p->carry_cap ? p->carry_cap : 4096;
 	while (cap < n)
 		cap *= 2;
-	if (cap > p->opts.max_field_bytes)
-		cap = p->opts.max_field_bytes;
+	if (cap > lim)
+		cap = lim;
 	if ((c = realloc(p->carry, cap)) == NULL) {
 		p->err = CSV_ENOMEM;
 		snprintf(p->errmsg, sizeof(p->errmsg), "out of memory");
@@ -293,6 +305,7 @@ csv_field1(struct csv_parser *p, const char *s, const char *end)
 			if (*r == '"')
 				r++;
 		}
+		*w = '\0';
 		len = (size_t)(w - p->carry);
 		v = p->carry;
 	}
@@ -374,6 +387,7 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 					if (*r == '"')
 						r++;
 				}
+				*w = '\0';
 				len = (size_t)(w - p->carry);
 				v = p->carry;
 			}
@@ -535,6 +549,8 @@ csv_fast(struct csv_parser *p, const char *s, const char *end)
 static bool
 csv_emit(struct csv_parser *p, bool last)
 {
+	if (p->carry_len > 0)
+		p->carry[p->carry_len] = '\0';
 	if (CSV_FIELD(p, p->carry_len ? p->carry : "", p->carry_len,
 	    p->col) != 0 ||
 	    (last && CSV_RECORD(p, p->col + 1, p->rec_line) != 0)) {

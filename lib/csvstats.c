@@ -74,6 +74,7 @@ struct csvstats {
 	bool			 width_fixed;	/* the first record is complete */
 	size_t			 fast_cols;	/* ncols once width_fixed, else 0 */
 	bool			 too_wide;	/* the first record passed max_columns */
+	bool			 digit_delim;	/* see csvstats_number */
 	uint64_t		 rows, ragged;
 	uint64_t		 merged_bytes;	/* parsed by a second thread */
 	enum csv_err		 err;		/* set by the callbacks */
@@ -113,6 +114,11 @@ csvstats_add_column(struct csvstats *st)
 	c = &st->cols[st->ncols++];
 	memset(c, 0, sizeof(*c));
 	c->poss = POSS_INT | POSS_NUM | POSS_BOOL;
+	/* So that the first value needs no test of n. */
+	c->imin = INT64_MAX;
+	c->imax = INT64_MIN;
+	c->dmin = INFINITY;
+	c->dmax = -INFINITY;
 	return true;
 }
 
@@ -221,6 +227,8 @@ csvstats_number_slow(struct csvstats *st, const char *v, size_t len,
 /*
  * The common case first: at most 18 digits in all, so the mantissa cannot
  * overflow, and no exponent.  Anything else goes to csvstats_number_slow.
+ * The digit loops need no bounds test: the byte after a value is never a
+ * digit (see CSV_FIELD in csv_core.h) unless the delimiter is one.
  */
 static inline __attribute__((always_inline)) enum num_kind
 csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
@@ -232,11 +240,13 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	size_t			 nint, nfrac;
 	bool			 neg = false;
 
+	if (__builtin_expect(st->digit_delim, 0))
+		return csvstats_number_slow(st, v, len, ip, dp);
 	if (*s == '-' || *s == '+') {
 		neg = *s == '-';
 		s++;
 	}
-	for (ds = s; s < e && (dig = (unsigned)*s - '0') < 10; s++)
+	for (ds = s; (dig = (unsigned)*s - '0') < 10; s++)
 		m = m * 10 + dig;
 	nint = (size_t)(s - ds);
 	if (s == e) {
@@ -250,7 +260,7 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	if (*s != '.')
 		return (*s | 0x20) == 'e' && nint > 0 ?
 		    csvstats_number_slow(st, v, len, ip, dp) : NUM_NONE;
-	for (ds = ++s; s < e && (dig = (unsigned)*s - '0') < 10; s++)
+	for (ds = ++s; (dig = (unsigned)*s - '0') < 10; s++)
 		m = m * 10 + dig;
 	nfrac = (size_t)(s - ds);
 	if (s != e || nint + nfrac > 15)	/* 10^15 < 2^53: exact */
@@ -264,17 +274,19 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	return NUM_FLOAT;
 }
 
+/* true or false in any case: four bytes compared at once, lower-cased. */
 static inline __attribute__((always_inline)) bool
 csvstats_is_bool(const char *v, size_t len)
 {
-	if (len == 4)
-		return (v[0] | 0x20) == 't' && (v[1] | 0x20) == 'r' &&
-		    (v[2] | 0x20) == 'u' && (v[3] | 0x20) == 'e';
-	if (len == 5)
-		return (v[0] | 0x20) == 'f' && (v[1] | 0x20) == 'a' &&
-		    (v[2] | 0x20) == 'l' && (v[3] | 0x20) == 's' &&
-		    (v[4] | 0x20) == 'e';
-	return false;
+	uint32_t	 w, t, f;
+
+	if (len != 4 && len != 5)
+		return false;
+	memcpy(&w, v, sizeof(w));
+	memcpy(&t, "true", sizeof(t));
+	memcpy(&f, "fals", sizeof(f));
+	w |= 0x20202020;
+	return len == 4 ? w == t : w == f && (v[4] | 0x20) == 'e';
 }
 
 static inline void
@@ -288,7 +300,7 @@ csvstats_welford(struct colstat *c, double x)
 	 */
 	c->n++;
 	delta = x - c->mean;
-	c->mean += delta * (1.0 / (double)c->n);
+	c->mean += delta * (1.0 / (double)(int64_t)c->n);	/* no unsigned fixup */
 	c->m2 += delta * (x - c->mean);
 }
 
@@ -308,9 +320,9 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 		switch (csvstats_number(st, v, len, &i, &d)) {
 		case NUM_INT:
 			if (c->poss & POSS_INT) {
-				if (c->n == 0 || i < c->imin)
+				if (i < c->imin)
 					c->imin = i;
-				if (c->n == 0 || i > c->imax)
+				if (i > c->imax)
 					c->imax = i;
 				c->poss = POSS_INT | POSS_NUM;
 				csvstats_welford(c, (double)i);
@@ -319,7 +331,7 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 			d = (double)i;
 			break;
 		case NUM_FLOAT:
-			if (c->poss & POSS_INT) {
+			if ((c->poss & POSS_INT) && c->n > 0) {
 				c->dmin = (double)c->imin;
 				c->dmax = (double)c->imax;
 			}
@@ -330,9 +342,9 @@ csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
 			c->poss &= ~(unsigned)(POSS_INT | POSS_NUM);
 			goto other;
 		}
-		if (c->n == 0 || d < c->dmin)
+		if (d < c->dmin)
 			c->dmin = d;
-		if (c->n == 0 || d > c->dmax)
+		if (d > c->dmax)
 			c->dmax = d;
 		c->poss = POSS_NUM;
 		csvstats_welford(c, d);
@@ -450,6 +462,7 @@ csvstats_new(const struct csv_options *opts, enum csv_err *err)
 	st->opts = *opts;
 	if (st->opts.max_columns == 0)
 		st->opts.max_columns = CSVSTATS_MAX_COLUMNS_DEFAULT;
+	st->digit_delim = (unsigned)st->opts.delimiter - '0' < 10;
 	st->parser = csv_parser_new(&st->opts, csvstats_field, csvstats_record,
 	    st, err);
 	if (st->parser == NULL) {
@@ -1133,7 +1146,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	 * arena: the second thread usually allocates nothing, so it creates no
 	 * arena of its own (64 MiB of address space, under child_max_memory).
 	 */
-	if (!csv_carry_reserve(p, 4096)) {
+	if (!csv_carry_reserve(p, 4095)) {	/* 4 KiB with the NUL */
 		csvstats_half_free(h, false);
 		return;
 	}

@@ -1064,6 +1064,233 @@ test_stats_random_differential(void **state)
 	}
 }
 
+/*
+ * Type inference and min/max against an independent reading of the
+ * grammar of csvstats.h (strtoll and strtod on the values it accepts), on
+ * random number-like values, bare and quoted, with ',' and with a digit as
+ * the delimiter (csvstats' digit loops then must not rely on the byte
+ * after a value), each file fed whole and byte by byte.
+ */
+enum ref_kind { REF_NONE, REF_INT, REF_NUM };
+
+static enum ref_kind
+ref_number(const char *tok, long long *ip, double *dp)
+{
+	const char	*s = tok;
+	size_t		 nd;
+	bool		 isint = true;
+	char		*end;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	nd = strspn(s, "0123456789");
+	s += nd;
+	if (*s == '.') {
+		isint = false;
+		s++;
+		nd += strspn(s, "0123456789");
+		s += strspn(s, "0123456789");
+	}
+	if (nd == 0)
+		return REF_NONE;
+	if (*s == 'e' || *s == 'E') {
+		isint = false;
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (strspn(s, "0123456789") == 0)
+			return REF_NONE;
+		s += strspn(s, "0123456789");
+	}
+	if (*s != '\0')
+		return REF_NONE;
+	if (isint) {
+		errno = 0;
+		*ip = strtoll(tok, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return REF_INT;
+	}
+	*dp = strtod(tok, &end);
+	return isfinite(*dp) ? REF_NUM : REF_NONE;
+}
+
+/* A random value: mostly of a number's shape, by the column's mode. */
+static void
+ref_token(char *t, int mode, unsigned *seed)
+{
+	static const char	 any[] = "0123456789.-+eE x";
+	static const char	*const fixed[] = { "-0", "+0", "-0.0", "0.",
+	    ".0", "-.5", "5.", ".", "-", "+", "1e5", "1E-3", "12345678",
+	    "99999999", "-9999999", "123456789", "1234567.8", ".1234567",
+	    "9223372036854775807", "-9223372036854775808",
+	    "9223372036854775808", "000000001", "00.000" };
+	size_t			 n = 0, k;
+	int			 r = rand_r(seed) % 100;
+
+	if (r < 8) {
+		strcpy(t, fixed[rand_r(seed) % (sizeof(fixed) / sizeof(fixed[0]))]);
+		return;
+	}
+	if (mode == 2 || r < 12) {
+		for (k = 1 + (size_t)(rand_r(seed) % 10); n < k; n++)
+			t[n] = any[rand_r(seed) % (sizeof(any) - 1)];
+		t[n] = '\0';
+		return;
+	}
+	if (rand_r(seed) % 6 == 0)
+		t[n++] = rand_r(seed) % 2 ? '-' : '+';
+	for (k = (size_t)(rand_r(seed) % 11); k > 0; k--)
+		t[n++] = (char)('0' + rand_r(seed) % 10);
+	if (mode == 1 && rand_r(seed) % 4 != 0) {
+		t[n++] = '.';
+		for (k = (size_t)(rand_r(seed) % 9); k > 0; k--)
+			t[n++] = (char)('0' + rand_r(seed) % 10);
+	}
+	if (rand_r(seed) % 40 == 0)
+		n += (size_t)sprintf(t + n, "e%d", rand_r(seed) % 40 - 20);
+	t[n] = '\0';
+}
+
+/* The result of csvstats on in (caller owns), fed whole or byte by byte. */
+static struct json_object *
+ref_stats(const char *in, size_t len, char delim, bool bytes)
+{
+	struct csv_options	 o;
+	struct csvstats		*st;
+	struct json_object	*res;
+	enum csv_err		 e;
+	size_t			 off, n;
+
+	csv_options_init(&o);
+	o.delimiter = delim;
+	st = csvstats_new(&o, &e);
+	assert_non_null(st);
+	for (off = 0, e = CSV_OK; off < len && e == CSV_OK; off += n) {
+		n = bytes ? 1 : len;
+		e = csvstats_feed(st, in + off, n);
+	}
+	if (e == CSV_OK)
+		e = csvstats_finish(st, &res);
+	if (e != CSV_OK)
+		fail_msg("ref_stats: %s", csvstats_errmsg(st));
+	csvstats_free(st);
+	return res;
+}
+
+static void
+test_value_inference_random(void **state)
+{
+	struct ref_col {
+		uint64_t	 non_empty, empty;
+		bool		 isint, isnum;
+		long long	 imin, imax;
+		double		 dmin, dmax;
+	}			 rc[3];
+	struct json_object	*res, *res1, *v;
+	char			 in[8192], tok[64], delim;
+	const char		*type;
+	size_t			 len, ncols, k;
+	unsigned		 seed = 4242;
+	long long		 iv = 0;
+	double			 dv = 0;
+	int			 iter, rows, r, mode[3];
+	enum ref_kind		 kind;
+
+	(void)state;
+	for (iter = 0; iter < 1500; iter++) {
+		delim = iter % 3 == 2 ? '7' : ',';
+		ncols = 1 + (size_t)(rand_r(&seed) % 3);
+		rows = 1 + rand_r(&seed) % 60;
+		memset(rc, 0, sizeof(rc));
+		for (k = 0; k < ncols; k++) {
+			mode[k] = rand_r(&seed) % 3;
+			rc[k].isint = rc[k].isnum = true;
+		}
+		len = 0;
+		for (k = 0; k < ncols; k++)
+			len += (size_t)sprintf(in + len, "%.*sh%zu", k ? 1 : 0,
+			    &delim, k);
+		in[len++] = '\n';
+		for (r = 0; r < rows && len < sizeof(in) - 400; r++) {
+			for (k = 0; k < ncols; k++) {
+				if (k > 0)
+					in[len++] = delim;
+				if (rand_r(&seed) % 15 == 0)
+					tok[0] = '\0';
+				else
+					ref_token(tok, mode[k], &seed);
+				/* An empty line would be no record at all. */
+				if (strchr(tok, delim) != NULL ||
+				    (tok[0] == '\0' && ncols == 1) ||
+				    rand_r(&seed) % 5 == 0)
+					len += (size_t)sprintf(in + len, "\"%s\"", tok);
+				else
+					len += (size_t)sprintf(in + len, "%s", tok);
+				if (tok[0] == '\0') {
+					rc[k].empty++;
+					continue;
+				}
+				rc[k].non_empty++;
+				kind = ref_number(tok, &iv, &dv);
+				if (kind == REF_NONE) {
+					rc[k].isint = rc[k].isnum = false;
+					continue;
+				}
+				if (kind == REF_INT) {
+					dv = (double)iv;
+					if (rc[k].non_empty == 1 || iv < rc[k].imin)
+						rc[k].imin = iv;
+					if (rc[k].non_empty == 1 || iv > rc[k].imax)
+						rc[k].imax = iv;
+				} else
+					rc[k].isint = false;
+				if (rc[k].non_empty == 1 || dv < rc[k].dmin)
+					rc[k].dmin = dv;
+				if (rc[k].non_empty == 1 || dv > rc[k].dmax)
+					rc[k].dmax = dv;
+			}
+			in[len++] = rand_r(&seed) % 3 == 0 ? '\r' : '\n';
+		}
+		in[len] = '\0';
+		res = ref_stats(in, len, delim, false);
+		res1 = ref_stats(in, len, delim, true);
+		if (!json_object_equal(res, res1))
+			fail_msg("iter %d: whole %s\nbytes %s", iter,
+			    json_object_to_json_string(res),
+			    json_object_to_json_string(res1));
+		json_object_put(res1);
+		for (k = 0; k < ncols; k++) {
+			type = rc[k].non_empty == 0 ? "empty" : rc[k].isint ?
+			    "integer" : rc[k].isnum ? "number" : "string";
+			if (strcmp(col_str(res, k, "type"), type) != 0)
+				fail_msg("iter %d column %zu: %s, want %s in\n%s",
+				    iter, k, col_str(res, k, "type"), type, in);
+			assert_int_equal(json_object_get_int64(json_object_object_get(
+			    col(res, k), "non_empty")), rc[k].non_empty);
+			assert_int_equal(json_object_get_int64(json_object_object_get(
+			    col(res, k), "empty")), rc[k].empty);
+			if (strcmp(type, "integer") == 0) {
+				v = json_object_object_get(col(res, k), "min");
+				assert_true(json_object_is_type(v, json_type_int));
+				assert_true(json_object_get_int64(v) == rc[k].imin);
+				v = json_object_object_get(col(res, k), "max");
+				assert_true(json_object_get_int64(v) == rc[k].imax);
+			} else if (strcmp(type, "number") == 0) {
+				if (col_num(res, k, "min") != rc[k].dmin ||
+				    col_num(res, k, "max") != rc[k].dmax ||
+				    signbit(col_num(res, k, "min")) !=
+				    signbit(rc[k].dmin))
+					fail_msg("iter %d column %zu: min %.17g max "
+					    "%.17g, want %.17g %.17g in\n%s", iter, k,
+					    col_num(res, k, "min"),
+					    col_num(res, k, "max"), rc[k].dmin,
+					    rc[k].dmax, in);
+			}
+		}
+		json_object_put(res);
+	}
+}
+
 static void
 test_analyze_fd_and_path(void **state)
 {
@@ -1678,6 +1905,7 @@ main(void)
 		cmocka_unit_test(test_analyze_fd_and_path),
 		cmocka_unit_test(test_stats_chunked),
 		cmocka_unit_test(test_stats_random_differential),
+		cmocka_unit_test(test_value_inference_random),
 		cmocka_unit_test(test_split_same_result),
 		cmocka_unit_test(test_split_type_merge),
 		cmocka_unit_test(test_split_wrong_guess),

@@ -353,10 +353,11 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 	uint64_t	 t, o, c, bad, esc, bit;
 	size_t		 col = p->col, len;
 	unsigned	 i, fi;
-	const char	*e, *v, *r;
+	const char	*v, *r;
 	char		*w;
 
-	if ((t = (d | nl) & ~in) == 0)
+	/* Fields in a block are under 64 bytes: only a smaller limit needs the test. */
+	if ((t = (d | nl) & ~in) == 0 || max < 64)
 		return s;
 	o = q & in;
 	c = q & ~in;
@@ -365,16 +366,20 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 	if (bad != 0 && (t &= (1ULL << __builtin_ctzll(bad)) - 1) == 0)
 		return s;
 	esc = c & (o >> 1);		/* the first quote of each "" */
+	nl &= t;			/* the line ends that end a field */
 
-	for (fi = 0; t != 0; fi = (unsigned)(e + 1 - s)) {
+	/*
+	 * Few values live across fields, so that the handlers inlined here
+	 * keep theirs in registers: a field is quoted when its first byte is a
+	 * quote (the quotes are valid up to the last terminator taken).
+	 */
+	fi = 0;
+	do {
 		i = (unsigned)__builtin_ctzll(t);
 		t &= t - 1;
-		e = s + i;
 		v = s + fi;
 		len = i - fi;
-		if (len > max)
-			break;			/* raw length: the slow path decides */
-		if ((q >> fi) & 1) {
+		if (*v == '"') {
 			v++;
 			len -= 2;
 			bit = ((1ULL << i) - 1) & ~((1ULL << fi) - 1);
@@ -391,13 +396,14 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 				len = (size_t)(w - p->carry);
 				v = p->carry;
 			}
-		} else if (len == 0 && col == 0 && ((nl >> i) & 1)) {
+		} else if ((len | col) == 0 && ((nl >> i) & 1)) {
 			goto line_end;			/* a blank line */
 		}
 		if (CSV_FIELD(p, v, len, col))
 			goto cb;
-		if ((d >> i) & 1) {
+		if (((nl >> i) & 1) == 0) {
 			col++;
+			fi = i + 1;
 			continue;
 		}
 		if (CSV_RECORD(p, col + 1, p->rec_line))
@@ -405,11 +411,11 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 		col = 0;
 line_end:
 		/* The LF of a CR LF is a terminator bit too: drop it. */
-		r = csv_line_end(p, e, end);
-		if (r > e + 1 && i < 63)
+		r = csv_line_end(p, s + i, end);
+		if (r > s + i + 1 && i < 63)
 			t &= ~(1ULL << (i + 1));
-		e = r - 1;
-	}
+		fi = (unsigned)(r - s);
+	} while (t != 0);
 	p->col = col;
 	return s + fi;
 cb:

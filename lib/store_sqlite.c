@@ -676,17 +676,13 @@ enum tx_kind {
 
 /*
  * The writers' queue (lib/wqueue.c): a turn is taken before every write
- * transaction and handed on when it ends.  A writer whose turn is not
- * handed on for this long (its holder died, or holds a long transaction)
- * moves the queue on and waits on SQLite's lock alone.
+ * transaction and handed on when it ends.
  */
-#define WQ_STALE_US	(500 * 1000)
-
 static void
 wq_enter(struct sqlite_store *st)
 {
 	if (st->wq != NULL && !st->queued) {
-		st->ticket = wqueue_enter(st->wq, WQ_STALE_US);
+		st->ticket = wqueue_enter(st->wq, STORE_SQLITE_WQ_STALE_US);
 		st->queued = true;
 	}
 }
@@ -703,23 +699,25 @@ wq_leave(struct sqlite_store *st)
 /*
  * Opens the queue in the file DB-writers next to the database file, with
  * its mode.  Without it (a read-only directory, a name SQLite alone
- * understands) this handle writes unqueued, as SQLite alone would have it.
+ * understands) the caller writes unqueued, as SQLite alone would have it.
  */
-static void
-wq_open(struct sqlite_store *st, const char *path)
+struct wqueue *
+store_sqlite_wqueue_open(const char *path)
 {
 	static atomic_bool	 warned;
+	struct wqueue		*wq;
 	char			*qpath;
 
 	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0)
-		return;
+		return NULL;
 	if (asprintf(&qpath, "%s-writers", path) == -1)
-		return;
+		return NULL;
 	/* Said once a process: every handle of taskq-api would repeat it. */
-	if ((st->wq = wqueue_open(qpath, path)) == NULL &&
+	if ((wq = wqueue_open(qpath, path)) == NULL &&
 	    !atomic_exchange(&warned, true))
 		log_warn("%s: writers wait on SQLite's lock alone", qpath);
 	free(qpath);
+	return wq;
 }
 
 static enum store_err
@@ -1105,7 +1103,7 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 	if ((err = migrate(st, flags)) != STORE_OK)
 		goto out;
 	if (!(flags & STORE_OPEN_READONLY)) {
-		wq_open(st, path);
+		st->wq = store_sqlite_wqueue_open(path);
 		/* Not under a test's VFS, whose writes it counts and cuts. */
 		if ((flags & STORE_OPEN_CHECKPOINTER) &&
 		    store_sqlite_vfs == NULL && path[0] != ':' &&

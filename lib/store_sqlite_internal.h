@@ -83,4 +83,15 @@ struct sqlite_ckpt	*sqlite_ckpt_attach(const char *path);
 void			 sqlite_ckpt_detach(struct sqlite_ckpt *);
 size_t			 sqlite_ckpt_running(void);
 
+/*
+ * (Appended for the checkpointer.)  The writers' queue of the database at
+ * path (lib/wqueue.h), or NULL when it cannot be had (said once a
+ * process): its holder then writes on SQLite's lock alone.  A writer
+ * whose turn is not handed on within STORE_SQLITE_WQ_STALE_US (its holder
+ * died, or holds a long transaction) moves the queue on.
+ */
+#define STORE_SQLITE_WQ_STALE_US	(500 * 1000)
+struct wqueue;
+struct wqueue	*store_sqlite_wqueue_open(const char *path);
+
 #endif /* TASKQ_STORE_SQLITE_INTERNAL_H */

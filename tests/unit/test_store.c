@@ -2848,6 +2848,56 @@ test_checkpointer(void **state)
 	assert_int_equal(sqlite_ckpt_running(), 0);
 }
 
+/* What the log held after each commit of a connection (its wal hook). */
+struct wal_seen {
+	int	 last;
+	int	 restarts;	/* times it held fewer than after the commit before */
+	int	 max;		/* most frames after the first restart */
+};
+
+static int
+wal_seen_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct wal_seen	*ws = arg;
+
+	(void)db;
+	(void)name;
+	if (frames < ws->last)
+		ws->restarts++;
+	if (ws->restarts > 0 && frames > ws->max)
+		ws->max = frames;
+	ws->last = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * Under writes that never pause, the checkpointer thread reaches the end
+ * of the log itself, so that the next writer starts it over.  The writer's
+ * own checkpoints are off (its wal hook replaces SQLite's), so without the
+ * thread's last pass in a writers' turn the log would only grow: passive
+ * passes beside a writer never reach its end.  (How long the log gets
+ * depends on how fast this machine writes against how fast it syncs, so
+ * it is printed, not checked.)
+ */
+static void
+test_checkpointer_restarts_the_log(void **state)
+{
+	struct fix	*fx = *state;
+	struct store	*w;
+	struct wal_seen	 ws = { 0, 0, 0 };
+	int		 rounds;
+
+	assert_int_equal(store_open(fx->path, STORE_OPEN_CHECKPOINTER, 1000, &w,
+	    NULL, 0), STORE_OK);
+	sqlite3_wal_hook(store_sqlite_handle(w), wal_seen_hook, &ws);
+	for (rounds = 0; rounds < 4000 && ws.restarts < 5; rounds++)
+		fill_tasks(w, 50);
+	printf("# %d rounds of 50 tasks: the log started over %d times, held "
+	    "at most %d pages after the first\n", rounds, ws.restarts, ws.max);
+	assert_true(ws.restarts >= 5);
+	store_close(w);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -3091,6 +3141,7 @@ main(void)
 		T(test_finish_invalid_outcome),
 		T(test_readonly),
 		T(test_checkpointer),
+		T(test_checkpointer_restarts_the_log),
 #undef T
 	};
 #ifdef HAVE_LIBPQ

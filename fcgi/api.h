@@ -100,10 +100,11 @@ int		 auth_init(const struct config *);
 int		 auth_request(struct req *);
 
 /* batch.c */
-struct batcher	*batcher_new(void);
+struct batcher	*batcher_new(const char *database, int busy_ms, char *errbuf,
+		    size_t errlen);
 void		 batcher_free(struct batcher *);
-enum store_err	 batcher_submit(struct batcher *, struct store *,
-		    const struct task_new *, struct task **out, bool *existed);
+enum store_err	 batcher_submit(struct batcher *, const struct task_new *,
+		    struct task **out, bool *existed);
 void		 batcher_counts(struct batcher *, uint64_t *commits,
 		    uint64_t *tasks);
 

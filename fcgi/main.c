@@ -290,8 +290,9 @@ main(int argc, char *argv[])
 		goto out;
 	if (files_init(&api) == -1)
 		goto out;
-	if ((api.batch = batcher_new()) == NULL) {
-		log_warnx("cannot create the submit batcher");
+	if ((api.batch = batcher_new(cfg.database, cfg.busy_timeout_ms, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("the submit committer: %s", err);
 		goto out;
 	}
 	if (FCGX_Init() != 0) {

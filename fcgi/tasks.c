@@ -469,7 +469,7 @@ h_task_submit(struct req *r)
 
 	/* (Reading the body gave up this worker's serving place: the commit
 	 * waits for fsync while another worker serves.) */
-	err = batcher_submit(r->api->batch, r->w->store, &tn, &t, &existed);
+	err = batcher_submit(r->api->batch, &tn, &t, &existed);
 	if (err != STORE_OK) {
 		resp_store_error(r, err, "storing the task");
 		goto out;

@@ -43,8 +43,8 @@ fail(const char *what, const char *detail)
 
 /* Stands in for fcgi/batch.c: checks the task instead of storing it. */
 enum store_err
-batcher_submit(struct batcher *b, struct store *st, const struct task_new *tn,
-    struct task **out, bool *existed)
+batcher_submit(struct batcher *b, const struct task_new *tn, struct task **out,
+    bool *existed)
 {
 	const struct task_type	*type;
 	struct json_object	*p, *norm = NULL;
@@ -53,7 +53,6 @@ batcher_submit(struct batcher *b, struct store *st, const struct task_new *tn,
 	const char		*again;
 
 	(void)b;
-	(void)st;
 	*out = NULL;
 	*existed = false;
 	if ((type = tasktype_find(tn->task_type)) == NULL)

@@ -46,14 +46,12 @@ submitter(void *p)
 {
 	struct arg	*a = p;
 	struct shared	*sh = a->sh;
-	struct store	*st = NULL;
 	struct task_new	 tn;
 	struct task	*t;
-	char		 params[64], err[256];
+	char		 params[64];
 	bool		 existed;
 	int		 i;
 
-	assert_int_equal(store_open(sh->db, 0, 10000, &st, err, sizeof(err)), STORE_OK);
 	pthread_barrier_wait(&sh->start);
 	for (i = 0; i < PER_THREAD; i++) {
 		snprintf(params, sizeof(params), "{\"message\":\"t%d-%d\"}", a->n, i);
@@ -64,7 +62,7 @@ submitter(void *p)
 		tn.timeout_s = 60;
 		tn.idempotency_key = sh->key;
 		t = NULL;
-		assert_int_equal(batcher_submit(sh->b, st, &tn, &t, &existed), STORE_OK);
+		assert_int_equal(batcher_submit(sh->b, &tn, &t, &existed), STORE_OK);
 		assert_non_null(t);
 		if (sh->key == NULL)
 			assert_string_equal(t->parameters, params);
@@ -74,7 +72,6 @@ submitter(void *p)
 		pthread_mutex_unlock(&sh->lock);
 		task_free(t);
 	}
-	store_close(st);
 	return NULL;
 }
 
@@ -119,8 +116,9 @@ setup_shared(void)
 	/* Create the schema once, before the threads race to open it. */
 	assert_int_equal(store_open(sh->db, 0, 10000, &st, err, sizeof(err)), STORE_OK);
 	store_close(st);
-	sh->b = batcher_new();
-	assert_non_null(sh->b);
+	sh->b = batcher_new(sh->db, 10000, err, sizeof(err));
+	if (sh->b == NULL)
+		fail_msg("batcher_new: %s", err);
 	return sh;
 }
 

@@ -396,7 +396,8 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 				len = (size_t)(w - p->carry);
 				v = p->carry;
 			}
-		} else if ((len | col) == 0 && ((nl >> i) & 1)) {
+		} else if (__builtin_expect(len == 0, 0) && col == 0 &&
+		    ((nl >> i) & 1)) {
 			goto line_end;			/* a blank line */
 		}
 		if (CSV_FIELD(p, v, len, col))

@@ -73,6 +73,10 @@ csv_parser_new(const struct csv_options *opts, csv_field_fn field,
 	p->avx2 = csv_cpu_avx2() && (getenv("TASKQ_CSV_SIMD") == NULL ||
 	    strcmp(getenv("TASKQ_CSV_SIMD"), "sse2") != 0);
 #endif
+	memset(p->splat[0], '"', sizeof(p->splat[0]));
+	memset(p->splat[1], d, sizeof(p->splat[1]));
+	memset(p->splat[2], '\n', sizeof(p->splat[2]));
+	memset(p->splat[3], '\r', sizeof(p->splat[3]));
 	p->plain[d] = p->plain['"'] = p->plain['\n'] = p->plain['\r'] =
 	    p->plain['\0'] = 1;
 	p->quoted['"'] = p->quoted['\n'] = p->quoted['\r'] = p->quoted['\0'] = 1;

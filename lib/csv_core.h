@@ -83,6 +83,13 @@ struct csv_parser {
 	char		*carry;		/* the value of a field cut by a chunk end; also
 					 * where the fast path unescapes "" */
 	size_t		 carry_len, carry_cap;
+	/*
+	 * The block classifiers' compare operands: quote, delimiter, LF and
+	 * CR, 32 of each.
+	 * Read from memory, not built with set1: gcc would rebuild those for
+	 * every block, the handlers' calls clobbering the vector registers.
+	 */
+	unsigned char	 splat[4][32];
 	unsigned char	 plain[256];	/* bytes that end an unquoted run */
 	unsigned char	 quoted[256];	/* bytes that end a quoted run */
 };
@@ -430,10 +437,14 @@ cb:
 static const char *
 csv_block(struct csv_parser *p, const char *s, const char *end)
 {
-	const __m128i	 vd = _mm_set1_epi8(p->opts.delimiter);
-	const __m128i	 vq = _mm_set1_epi8('"');
-	const __m128i	 vn = _mm_set1_epi8('\n');
-	const __m128i	 vr = _mm_set1_epi8('\r');
+	const __m128i	 vq = _mm_loadu_si128((const __m128i *)(const void *)
+			    p->splat[0]);
+	const __m128i	 vd = _mm_loadu_si128((const __m128i *)(const void *)
+			    p->splat[1]);
+	const __m128i	 vn = _mm_loadu_si128((const __m128i *)(const void *)
+			    p->splat[2]);
+	const __m128i	 vr = _mm_loadu_si128((const __m128i *)(const void *)
+			    p->splat[3]);
 	const __m128i	 vz = _mm_setzero_si128();
 	uint64_t	 q = 0, d = 0, nl = 0, z = 0, in;
 	unsigned	 k;
@@ -469,10 +480,14 @@ csv_block(struct csv_parser *p, const char *s, const char *end)
 static inline __attribute__((target("avx2,pclmul"))) const char *
 csv_block_avx2(struct csv_parser *p, const char *s, const char *end)
 {
-	const __m256i	 vd = _mm256_set1_epi8(p->opts.delimiter);
-	const __m256i	 vq = _mm256_set1_epi8('"');
-	const __m256i	 vn = _mm256_set1_epi8('\n');
-	const __m256i	 vr = _mm256_set1_epi8('\r');
+	const __m256i	 vq = _mm256_loadu_si256((const __m256i *)(const void *)
+			    p->splat[0]);
+	const __m256i	 vd = _mm256_loadu_si256((const __m256i *)(const void *)
+			    p->splat[1]);
+	const __m256i	 vn = _mm256_loadu_si256((const __m256i *)(const void *)
+			    p->splat[2]);
+	const __m256i	 vr = _mm256_loadu_si256((const __m256i *)(const void *)
+			    p->splat[3]);
 	const __m256i	 vz = _mm256_setzero_si256();
 	const __m256i	 x0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
 	const __m256i	 x1 = _mm256_loadu_si256(

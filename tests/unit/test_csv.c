@@ -1067,9 +1067,10 @@ test_stats_random_differential(void **state)
 /*
  * Type inference and min/max against an independent reading of the
  * grammar of csvstats.h (strtoll and strtod on the values it accepts), on
- * random number-like values, bare and quoted, with ',' and with a digit as
+ * random number-like values, bare and quoted, with ',', with a digit as
  * the delimiter (csvstats' digit loops then must not rely on the byte
- * after a value), each file fed whole and byte by byte.
+ * after a value) and with '.' (the byte after a value is a point), each
+ * file fed whole and byte by byte.
  */
 enum ref_kind { REF_NONE, REF_INT, REF_NUM };
 
@@ -1198,7 +1199,7 @@ test_value_inference_random(void **state)
 
 	(void)state;
 	for (iter = 0; iter < 1500; iter++) {
-		delim = iter % 3 == 2 ? '7' : ',';
+		delim = iter % 4 == 2 ? '7' : iter % 4 == 3 ? '.' : ',';
 		ncols = 1 + (size_t)(rand_r(&seed) % 3);
 		rows = 1 + rand_r(&seed) % 60;
 		memset(rc, 0, sizeof(rc));

@@ -56,7 +56,8 @@ enum num_kind {
 };
 
 struct colstat {
-	uint64_t	 non_empty;
+	uint64_t	 non_empty;	/* set by csvstats_finish, from seen */
+	uint64_t	 seen;		/* values in records shorter than the width */
 	uint64_t	 empty;
 	unsigned	 poss;		/* POSS_* still possible */
 	uint64_t	 n;		/* numeric values seen */
@@ -76,6 +77,11 @@ struct csvstats {
 	bool			 too_wide;	/* the first record passed max_columns */
 	bool			 digit_delim;	/* see csvstats_number */
 	uint64_t		 rows, ragged;
+	/*
+	 * Data records with every column: with seen, the values of a column,
+	 * counted a record at a time rather than a field at a time.
+	 */
+	uint64_t		 full;
 	uint64_t		 merged_bytes;	/* parsed by a second thread */
 	enum csv_err		 err;		/* set by the callbacks */
 	char			 errmsg[200];
@@ -501,7 +507,6 @@ csvstats_field(void *arg, const char *v, size_t len, size_t col)
 		c->empty++;
 		return 0;
 	}
-	c->non_empty++;
 	if (c->poss != 0)
 		return csvstats_value(st, c, v, len);
 	return 0;
@@ -511,6 +516,7 @@ static inline int
 csvstats_record(void *arg, size_t nfields, uint64_t line)
 {
 	struct csvstats	*st = arg;
+	size_t		 i;
 
 	if (__builtin_expect(!st->width_fixed, 0)) {
 		if (st->too_wide) {
@@ -525,6 +531,11 @@ csvstats_record(void *arg, size_t nfields, uint64_t line)
 			return 0;
 	}
 	st->rows++;
+	if (__builtin_expect(nfields < st->ncols, 0)) {
+		for (i = 0; i < nfields; i++)
+			st->cols[i].seen++;
+	} else
+		st->full++;
 	if (nfields != st->ncols)
 		st->ragged++;
 	return 0;
@@ -857,6 +868,8 @@ csvstats_finish(struct csvstats *st, struct json_object **result)
 	    !csvstats_add(res, "columns", cols, false, &nomem))
 		goto nomem;
 	for (i = 0; i < st->ncols; i++) {
+		st->cols[i].non_empty = st->full + st->cols[i].seen -
+		    st->cols[i].empty;
 		if ((c = csvstats_column_json(&st->cols[i])) == NULL)
 			goto nomem;
 		if (json_object_array_add(cols, c) != 0) {
@@ -954,10 +967,11 @@ csvstats_merge(struct csvstats *a, const struct csvstats *b)
 			ca->n += cb->n;
 		}
 		ca->poss = poss;
-		ca->non_empty += cb->non_empty;
+		ca->seen += cb->seen;
 		ca->empty += cb->empty;
 	}
 	a->rows += b->rows;
+	a->full += b->full;
 	a->ragged += b->ragged;
 	a->merged_bytes += csv_parser_bytes(b->parser) + b->merged_bytes;
 }

@@ -60,7 +60,8 @@ struct colstat {
 	uint64_t	 seen;		/* values in records shorter than the width */
 	uint64_t	 empty;
 	unsigned	 poss;		/* POSS_* still possible */
-	uint64_t	 n;		/* numeric values seen */
+	double		 n;		/* numeric values seen: exact to 2^53, and
+					 * Welford's update needs no conversion */
 	double		 mean, m2;	/* Welford's running mean and sum of squares */
 	int64_t		 imin, imax;	/* while POSS_INT */
 	double		 dmin, dmax;	/* once only POSS_NUM */
@@ -304,9 +305,9 @@ csvstats_welford(struct colstat *c, double x)
 	 * 1/n depends on the count only, so the division runs ahead of the
 	 * mean's dependency chain instead of on it.
 	 */
-	c->n++;
+	c->n += 1;
 	delta = x - c->mean;
-	c->mean += delta * (1.0 / (double)(int64_t)c->n);	/* no unsigned fixup */
+	c->mean += delta * (1.0 / c->n);
 	c->m2 += delta * (x - c->mean);
 }
 
@@ -837,7 +838,7 @@ csvstats_column_json(const struct colstat *c)
 		csvstats_add(o, "mean", csvstats_json_double(c->mean, &nomem),
 		    true, &nomem);
 		csvstats_add(o, "stddev", c->n < 2 ? NULL :
-		    csvstats_json_double(sqrt(c->m2 / (double)(c->n - 1)),
+		    csvstats_json_double(sqrt(c->m2 / (c->n - 1)),
 		    &nomem), true, &nomem);
 	}
 	if (nomem) {
@@ -957,8 +958,8 @@ csvstats_merge(struct csvstats *a, const struct csvstats *b)
 				ca->mean = cb->mean;
 				ca->m2 = cb->m2;
 			} else {
-				na = (double)ca->n;
-				nb = (double)cb->n;
+				na = ca->n;
+				nb = cb->n;
 				n = na + nb;
 				delta = cb->mean - ca->mean;
 				ca->mean += delta * (nb / n);

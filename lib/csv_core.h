@@ -357,7 +357,7 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
     uint64_t d, uint64_t nl, uint64_t z, uint64_t in)
 {
 	const size_t	 max = p->opts.max_field_bytes;
-	uint64_t	 t, o, c, bad, esc, bit;
+	uint64_t	 t, o, c, bad, esc;
 	size_t		 col = p->col, len;
 	unsigned	 i, fi;
 	const char	*v, *r;
@@ -389,8 +389,9 @@ csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
 		if (*v == '"') {
 			v++;
 			len -= 2;
-			bit = ((1ULL << i) - 1) & ~((1ULL << fi) - 1);
-			if (esc & bit) {
+			/* esc keeps no bit of the fields before this one. */
+			if (esc != 0 && (unsigned)__builtin_ctzll(esc) < i) {
+				esc &= ~0ULL << i;
 				if (!csv_carry_reserve(p, len))
 					return NULL;
 				w = p->carry;

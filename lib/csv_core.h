@@ -356,15 +356,13 @@ static inline __attribute__((always_inline)) const char *
 csv_walk(struct csv_parser *p, const char *s, const char *end, uint64_t q,
     uint64_t d, uint64_t nl, uint64_t z, uint64_t in)
 {
-	const size_t	 max = p->opts.max_field_bytes;
 	uint64_t	 t, o, c, bad, esc;
 	size_t		 col = p->col, len;
 	unsigned	 i, fi;
 	const char	*v, *r;
 	char		*w;
 
-	/* Fields in a block are under 64 bytes: only a smaller limit needs the test. */
-	if ((t = (d | nl) & ~in) == 0 || max < 64)
+	if ((t = (d | nl) & ~in) == 0)
 		return s;
 	o = q & in;
 	c = q & ~in;
@@ -511,10 +509,12 @@ csv_block_avx2(struct csv_parser *p, const char *s, const char *end)
 static __attribute__((target("avx2,pclmul"))) const char *
 csv_fast_avx2(struct csv_parser *p, const char *s, const char *end)
 {
+	/* Fields in a block are under 64 bytes: only a smaller limit needs a test. */
+	const bool	 blocks = p->opts.max_field_bytes >= 64;
 	const char	*r;
 
 	while (s < end) {
-		while (end - s >= 64) {
+		while (blocks && end - s >= 64) {
 			if ((r = csv_block_avx2(p, s, end)) == NULL)
 				return NULL;
 			if (r == s)
@@ -547,11 +547,12 @@ csv_cpu_avx2(void)
 static const char *
 csv_fast(struct csv_parser *p, const char *s, const char *end)
 {
+	const bool	 blocks = p->opts.max_field_bytes >= 64;	/* see csv_fast_avx2 */
 	const char	*r;
 
 	while (s < end) {
 #if defined(__SSE2__)
-		while (end - s >= 64) {
+		while (blocks && end - s >= 64) {
 			if ((r = csv_block(p, s, end)) == NULL)
 				return NULL;
 			if (r == s)

@@ -169,6 +169,8 @@ batcher_new(const char *database, int busy_ms, char *errbuf, size_t errlen)
 		pthread_cond_destroy(&b->work);
 		goto fail;
 	}
+	/* Named for top -H and perf; a failure changes nothing else. */
+	(void)pthread_setname_np(b->thread, "taskq-commit");
 	return b;
 fail:
 	/* (A mutex whose init failed may be destroyed: it is a no-op.) */

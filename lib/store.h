@@ -45,8 +45,9 @@ struct store;
 /*
  * Map up to 2 GiB of the database file for reads instead of 256 MiB: reads
  * past the mapping go through read(2) and a copy, a third of a list's time
- * on a 500 MB database.  Not for a process whose children fork from it
- * under an address-space limit (the runner): they would inherit the map.
+ * on a 500 MB database.  The page cache is then 4 MiB instead of 32.  Not
+ * for a process whose children fork from it under an address-space limit
+ * (the runner): they would inherit the map.
  */
 #define STORE_OPEN_MAP_WHOLE	0x04
 /*

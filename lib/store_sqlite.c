@@ -1094,9 +1094,18 @@ sqlite_open(const char *path, unsigned flags, int busy_ms, struct store **out,
 		    msg != NULL ? msg : sqlite3_errstr(rc));
 		goto out;
 	}
+	/*
+	 * With the whole file mapped, pages are read from the map and the
+	 * cache holds only those read from the log and those being written,
+	 * a few hundred.  A larger one costs: at the end of every write
+	 * transaction SQLite truncates the cache to the database's size, and
+	 * pcache1 walked its whole hash table doing it (perf: 10 % of the
+	 * submit committer's time with 32 MiB, 1.6 % with 4).
+	 */
 	if ((flags & STORE_OPEN_MAP_WHOLE) && (rc = sqlite3_exec(st->db,
-	    "PRAGMA mmap_size = 2147418112", NULL, NULL, &msg)) != SQLITE_OK) {
-		err = set_err(st, STORE_DB, "%s: mmap_size: %s", path,
+	    "PRAGMA cache_size = -4096; PRAGMA mmap_size = 2147418112",
+	    NULL, NULL, &msg)) != SQLITE_OK) {
+		err = set_err(st, STORE_DB, "%s: cache and map size: %s", path,
 		    msg != NULL ? msg : sqlite3_errstr(rc));
 		goto out;
 	}

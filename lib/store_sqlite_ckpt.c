@@ -221,6 +221,8 @@ sqlite_ckpt_attach(const char *path)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(&c->thread, NULL, ckpt_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e == 0)
+		(void)pthread_setname_np(c->thread, "taskq-ckpt");
 	if (e != 0) {
 		log_warnx("%s: no checkpointer: pthread_create: %s", path,
 		    strerror(e));

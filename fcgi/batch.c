@@ -16,20 +16,27 @@
  * full-text segments being written to) and spending 200 us in BEGIN; the
  * committer's cache stays warm, and its pages stay in one malloc arena.
  *
- * Each submitter sleeps on its own condition variable and is woken exactly
- * once, when its result is in: a shared broadcast would wake every waiter
- * after every commit, and under load the context switches cost more than
- * the commits.
+ * Each submitter sleeps on a word of its own with futex(2) and is woken
+ * exactly once, when its result is in, with the batcher's lock not held: a
+ * shared broadcast would wake every waiter after every commit, and a
+ * condition variable signalled under the lock wakes its waiter only to
+ * block it again on the lock (two context switches a submit, and the
+ * committer's time spent in wake-ups).
  */
 #include <config.h>
 
+#include <sys/syscall.h>
+
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "log.h"
@@ -43,8 +50,7 @@ struct batch_item {
 	struct task		*out;
 	bool			 existed;
 	enum store_err		 err;
-	bool			 done;		/* out, existed, err are set */
-	pthread_cond_t		 wake;		/* the waiting thread sleeps here */
+	_Atomic uint32_t	 done;		/* 1: out, existed, err are set */
 	struct batch_item	*next;
 };
 
@@ -60,6 +66,19 @@ struct batcher {
 	uint64_t		 commits;	/* transactions so far */
 	uint64_t		 tasks;		/* tasks they carried */
 };
+
+/* Sleeps while *word is val (or until a signal or spurious wake-up). */
+static void
+futex_wait(_Atomic uint32_t *word, uint32_t val)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void
+futex_wake(_Atomic uint32_t *word)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
 /* Commits the taken items on st; called by the committer without the lock. */
 static void
@@ -125,13 +144,19 @@ batch_main(void *arg)
 
 		batch_commit(b->st, items, n);
 
+		/*
+		 * Once done is set the item's thread may return and its item
+		 * (on its stack) be gone: a wake-up then finds no waiter at
+		 * that address, or a later one, which waits in a loop.
+		 */
+		for (i = 0; i < n; i++) {
+			atomic_store_explicit(&items[i]->done, 1,
+			    memory_order_release);
+			futex_wake(&items[i]->done);
+		}
 		pthread_mutex_lock(&b->lock);
 		b->commits++;
 		b->tasks += n;
-		for (i = 0; i < n; i++) {
-			items[i]->done = true;
-			pthread_cond_signal(&items[i]->wake);
-		}
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -211,24 +236,21 @@ batcher_submit(struct batcher *b, const struct task_new *tn, struct task **out,
 	memset(&me, 0, sizeof(me));
 	me.tn = tn;
 	me.err = STORE_OK;
+	atomic_init(&me.done, 0);
 	*out = NULL;
 	*existed = false;
-	if (pthread_cond_init(&me.wake, NULL) != 0)
-		return STORE_NOMEM;
 	pthread_mutex_lock(&b->lock);
 	if (b->stop) {
 		pthread_mutex_unlock(&b->lock);
-		pthread_cond_destroy(&me.wake);
 		return STORE_BUSY;
 	}
 	*b->tail = &me;
 	b->tail = &me.next;
 	if (b->idle)
 		pthread_cond_signal(&b->work);
-	while (!me.done)
-		pthread_cond_wait(&me.wake, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	pthread_cond_destroy(&me.wake);
+	while (atomic_load_explicit(&me.done, memory_order_acquire) == 0)
+		futex_wait(&me.done, 0);
 	*out = me.out;
 	*existed = me.existed;
 	return me.err;

@@ -384,25 +384,18 @@ csvstats_num_fast(struct colstat *c, const char *v, size_t len)
 }
 
 /*
- * Folds one non-empty value into a column that may still be typed.
- * Inlined: the call alone cost 8% of the instructions of a pass.  Returns
- * -1 when out of memory (strtod's copy), else 0.
+ * csvstats_value's general case: any value of a column that may still be
+ * typed.  Out of line, so that the parser's loop keeps its registers (the
+ * whole of csvstats_value out of line cost 8% of the instructions of a
+ * pass).  Returns -1 when out of memory (strtod's copy), else 0.
  */
-static inline __attribute__((always_inline)) int
-csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
+static __attribute__((noinline)) int
+csvstats_value_general(struct csvstats *st, struct colstat *c, const char *v,
     size_t len)
 {
 	int64_t	 i;
 	double	 d;
 
-	/* A column's type is mostly settled after its first values. */
-	if (__builtin_expect(!st->digit_delim, 1)) {
-		if (c->poss == (POSS_INT | POSS_NUM) &&
-		    csvstats_int_fast(c, v, len))
-			return 0;
-		if (c->poss == POSS_NUM && csvstats_num_fast(c, v, len))
-			return 0;
-	}
 	if (c->poss & POSS_NUM) {
 		switch (csvstats_number(st, v, len, &i, &d)) {
 		case NUM_INT:
@@ -443,6 +436,29 @@ other:
 	else
 		c->poss = 0;
 	return 0;
+}
+
+/*
+ * Folds one non-empty value into a column that may still be typed: the
+ * common cases here, inlined into the parser's loop; the others, a
+ * column's first values mostly, through the general parser, out of line.
+ * Returns -1 when out of memory (strtod's copy), else 0.
+ */
+static inline __attribute__((always_inline)) int
+csvstats_value(struct csvstats *st, struct colstat *c, const char *v,
+    size_t len)
+{
+	/* A column's type is mostly settled after its first values. */
+	if (__builtin_expect(!st->digit_delim, 1)) {
+		if (c->poss == (POSS_INT | POSS_NUM) &&
+		    csvstats_int_fast(c, v, len))
+			return 0;
+		if (c->poss == POSS_NUM && csvstats_num_fast(c, v, len))
+			return 0;
+	}
+	if (c->poss == POSS_BOOL && csvstats_is_bool(v, len))
+		return 0;
+	return csvstats_value_general(st, c, v, len);
 }
 
 /*

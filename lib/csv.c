@@ -51,9 +51,9 @@ csv_parser_new(const struct csv_options *opts, csv_field_fn field,
     csv_record_fn record, void *arg, enum csv_err *err)
 {
 	struct csv_parser	*p;
-	unsigned char		 d = (unsigned char)opts->delimiter;
 
-	if (!csv_delimiter_ok(d) || field == NULL || record == NULL) {
+	if (!csv_delimiter_ok((unsigned char)opts->delimiter) || field == NULL ||
+	    record == NULL) {
 		*err = CSV_EINVAL;
 		return NULL;
 	}
@@ -61,25 +61,7 @@ csv_parser_new(const struct csv_options *opts, csv_field_fn field,
 		*err = CSV_ENOMEM;
 		return NULL;
 	}
-	p->opts = *opts;
-	if (p->opts.max_field_bytes == 0)
-		p->opts.max_field_bytes = CSV_MAX_FIELD_DEFAULT;
-	p->field = field;
-	p->record = record;
-	p->arg = arg;
-	p->line = p->rec_line = 1;
-#if defined(CSV_HAVE_AVX2)
-	/* TASKQ_CSV_SIMD=sse2 keeps the SSE2 path, for tests and benchmarks. */
-	p->avx2 = csv_cpu_avx2() && (getenv("TASKQ_CSV_SIMD") == NULL ||
-	    strcmp(getenv("TASKQ_CSV_SIMD"), "sse2") != 0);
-#endif
-	memset(p->splat[0], '"', sizeof(p->splat[0]));
-	memset(p->splat[1], d, sizeof(p->splat[1]));
-	memset(p->splat[2], '\n', sizeof(p->splat[2]));
-	memset(p->splat[3], '\r', sizeof(p->splat[3]));
-	p->plain[d] = p->plain['"'] = p->plain['\n'] = p->plain['\r'] =
-	    p->plain['\0'] = 1;
-	p->quoted['"'] = p->quoted['\n'] = p->quoted['\r'] = p->quoted['\0'] = 1;
+	csv_core_init(p, opts, field, record, arg);
 	*err = CSV_OK;
 	return p;
 }

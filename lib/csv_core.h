@@ -798,4 +798,41 @@ csv_core_finish(struct csv_parser *p)
 	return CSV_OK;
 }
 
+/*
+ * Sets up p, zeroed by the caller, for opts (delimiter checked by the
+ * caller) and the handlers; csv_core_fini frees what it then holds.
+ */
+static inline void
+csv_core_init(struct csv_parser *p, const struct csv_options *opts,
+    csv_field_fn field, csv_record_fn record, void *arg)
+{
+	unsigned char	 d = (unsigned char)opts->delimiter;
+
+	p->opts = *opts;
+	if (p->opts.max_field_bytes == 0)
+		p->opts.max_field_bytes = CSV_MAX_FIELD_DEFAULT;
+	p->field = field;
+	p->record = record;
+	p->arg = arg;
+	p->line = p->rec_line = 1;
+#if defined(CSV_HAVE_AVX2)
+	/* TASKQ_CSV_SIMD=sse2 keeps the SSE2 path, for tests and benchmarks. */
+	p->avx2 = csv_cpu_avx2() && (getenv("TASKQ_CSV_SIMD") == NULL ||
+	    strcmp(getenv("TASKQ_CSV_SIMD"), "sse2") != 0);
+#endif
+	memset(p->splat[0], '"', sizeof(p->splat[0]));
+	memset(p->splat[1], d, sizeof(p->splat[1]));
+	memset(p->splat[2], '\n', sizeof(p->splat[2]));
+	memset(p->splat[3], '\r', sizeof(p->splat[3]));
+	p->plain[d] = p->plain['"'] = p->plain['\n'] = p->plain['\r'] =
+	    p->plain['\0'] = 1;
+	p->quoted['"'] = p->quoted['\n'] = p->quoted['\r'] = p->quoted['\0'] = 1;
+}
+
+static inline void
+csv_core_fini(struct csv_parser *p)
+{
+	free(p->carry);
+}
+
 #endif /* TASKQ_CSV_CORE_H */

@@ -33,9 +33,13 @@ static inline __attribute__((always_inline)) int
 		csvstats_field(void *, const char *, size_t, size_t);
 static inline int	csvstats_record(void *, size_t, uint64_t);
 
-/* The parser core with our handlers called directly, see csv_core.h. */
-#define CSV_FIELD(p, v, len, col)	csvstats_field((p)->arg, (v), (len), (col))
-#define CSV_RECORD(p, n, line)		csvstats_record((p)->arg, (n), (line))
+/*
+ * The parser core with our handlers called directly, see csv_core.h.  The
+ * parser is the first member of struct csvstats: its address is ours, no
+ * load from p->arg.
+ */
+#define CSV_FIELD(p, v, len, col)	csvstats_field((p), (v), (len), (col))
+#define CSV_RECORD(p, n, line)		csvstats_record((p), (n), (line))
 #include "csv_core.h"
 
 #define CSVSTATS_CHUNK		(256 * 1024)	/* fits the L2 cache */
@@ -69,8 +73,9 @@ struct colstat {
 };
 
 struct csvstats {
+	struct csv_parser	 core;		/* first, see CSV_FIELD */
 	struct csv_options	 opts;
-	struct csv_parser	*parser;
+	struct csv_parser	*parser;	/* &core */
 	struct colstat		*cols;
 	size_t			 ncols, capcols;
 	bool			 width_fixed;	/* the first record is complete */
@@ -571,12 +576,15 @@ csvstats_new(const struct csv_options *opts, enum csv_err *err)
 	if (st->opts.max_columns == 0)
 		st->opts.max_columns = CSVSTATS_MAX_COLUMNS_DEFAULT;
 	st->digit_delim = (unsigned)st->opts.delimiter - '0' < 10;
-	st->parser = csv_parser_new(&st->opts, csvstats_field, csvstats_record,
-	    st, err);
-	if (st->parser == NULL) {
+	if (!csv_delimiter_ok((unsigned char)st->opts.delimiter)) {
 		free(st);
+		*err = CSV_EINVAL;
 		return NULL;
 	}
+	/* The handlers' pointers are never called: CSV_FIELD calls ours. */
+	csv_core_init(&st->core, &st->opts, csvstats_field, csvstats_record, st);
+	st->parser = &st->core;
+	*err = CSV_OK;
 	return st;
 }
 
@@ -591,7 +599,7 @@ csvstats_free(struct csvstats *st)
 		free(st->cols[i].name);
 	free(st->cols);
 	free(st->numbuf);
-	csv_parser_free(st->parser);
+	csv_core_fini(&st->core);
 	free(st);
 }
 

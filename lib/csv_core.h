@@ -499,7 +499,11 @@ csv_block_avx2(struct csv_parser *p, const char *s, const char *end)
 	    _mm256_cmpeq_epi8(x0, vn), _mm256_cmpeq_epi8(x0, vr))) |
 	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
 	    _mm256_cmpeq_epi8(x1, vn), _mm256_cmpeq_epi8(x1, vr))) << 32;
-	z = CSV_EQ32(x0, vz) | CSV_EQ32(x1, vz) << 32;
+	/* NULs are rare: one test for the 64 bytes first. */
+	z = 0;
+	if (_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(x0, x1),
+	    vz)) != 0)
+		z = CSV_EQ32(x0, vz) | CSV_EQ32(x1, vz) << 32;
 	in = (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(
 	    _mm_set_epi64x(0, (long long)q), _mm_set1_epi8(-1), 0));
 	return csv_walk(p, s, end, q, d, nl, z, in);

@@ -85,9 +85,9 @@ struct csv_parser {
 	size_t		 carry_len, carry_cap;
 	/*
 	 * The block classifiers' compare operands: quote, delimiter, LF and
-	 * CR, 32 of each.
-	 * Read from memory, not built with set1: gcc would rebuild those for
-	 * every block, the handlers' calls clobbering the vector registers.
+	 * CR, 32 of each, read from memory rather than built with set1, which
+	 * gcc redid for every block (the handlers' calls clobber the vector
+	 * registers).
 	 */
 	unsigned char	 splat[4][32];
 	unsigned char	 plain[256];	/* bytes that end an unquoted run */

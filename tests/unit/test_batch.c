@@ -29,6 +29,8 @@ struct shared {
 	char		 db[256];
 	struct batcher	*b;
 	const char	*key;		/* every submit uses it, if not NULL */
+	int		 bad_every;	/* if > 0, every nth submit is invalid */
+	int		 invalid;	/* STORE_INVALID answers */
 	char		 ids[THREADS * PER_THREAD][TASK_ID_LEN + 1];
 	int		 existed;
 	pthread_mutex_t	 lock;
@@ -62,6 +64,16 @@ submitter(void *p)
 		tn.timeout_s = 60;
 		tn.idempotency_key = sh->key;
 		t = NULL;
+		if (sh->bad_every > 0 && i % sh->bad_every == 0) {
+			tn.max_attempts = 0;
+			assert_int_equal(batcher_submit(sh->b, &tn, &t,
+			    &existed), STORE_INVALID);
+			assert_null(t);
+			pthread_mutex_lock(&sh->lock);
+			sh->invalid++;
+			pthread_mutex_unlock(&sh->lock);
+			continue;
+		}
 		assert_int_equal(batcher_submit(sh->b, &tn, &t, &existed), STORE_OK);
 		assert_non_null(t);
 		if (sh->key == NULL)
@@ -181,12 +193,45 @@ test_idempotency_key_across_threads(void **state)
 	teardown_shared(sh);
 }
 
+/*
+ * An invalid submit fails alone: the others committed with it are stored
+ * and answered with their own tasks.
+ */
+static void
+test_invalid_submit_fails_alone(void **state)
+{
+	struct shared	*sh = setup_shared();
+	struct store	*st = NULL;
+	struct task	*t;
+	struct store_stats stats;
+	char		 err[256];
+	size_t		 i, valid;
+
+	(void)state;
+	sh->bad_every = 4;
+	run_threads(sh);
+	valid = THREADS * PER_THREAD - THREADS * (PER_THREAD / 4);
+	assert_int_equal(sh->invalid, THREADS * (PER_THREAD / 4));
+	assert_int_equal(sh->next, valid);
+	assert_int_equal(store_open(sh->db, 0, 10000, &st, err, sizeof(err)), STORE_OK);
+	for (i = 0; i < sh->next; i++) {
+		assert_int_equal(store_task_get(st, sh->ids[i], &t), STORE_OK);
+		task_free(t);
+	}
+	assert_int_equal(store_stats_get(st, &stats), STORE_OK);
+	assert_int_equal(stats.by_status[TASK_PENDING], valid);
+	store_stats_free(&stats);
+	store_close(st);
+	teardown_shared(sh);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_submit_stored_once_and_grouped),
 		cmocka_unit_test(test_idempotency_key_across_threads),
+		cmocka_unit_test(test_invalid_submit_fails_alone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -316,6 +316,17 @@ csvstats_welford(struct colstat *c, double x)
 	c->m2 += delta * (x - c->mean);
 }
 
+/* Folds integer i into a column of integers: min, max, mean, deviation. */
+static inline __attribute__((always_inline)) void
+csvstats_fold_int(struct colstat *c, int64_t i)
+{
+	if (i < c->imin)
+		c->imin = i;
+	if (i > c->imax)
+		c->imax = i;
+	csvstats_welford(c, (double)i);
+}
+
 /*
  * The common value of a column that holds integers only so far (poss
  * exactly POSS_INT | POSS_NUM): [+-]?D{1,18}, folded as csvstats_value
@@ -338,11 +349,7 @@ csvstats_int_fast(struct colstat *c, const char *v, size_t len)
 	if (s != e || s == ds || s - ds > 18)
 		return false;
 	i = neg ? -(int64_t)m : (int64_t)m;
-	if (i < c->imin)
-		c->imin = i;
-	if (i > c->imax)
-		c->imax = i;
-	csvstats_welford(c, (double)i);
+	csvstats_fold_int(c, i);
 	return true;
 }
 
@@ -374,11 +381,7 @@ csvstats_int8(struct colstat *c, const char *v, size_t len)
 	x = (((x & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
 	    (((x >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >> 32;
 	i = neg ? -(int64_t)x : (int64_t)x;
-	if (i < c->imin)
-		c->imin = i;
-	if (i > c->imax)
-		c->imax = i;
-	csvstats_welford(c, (double)i);
+	csvstats_fold_int(c, i);
 	return true;
 }
 
@@ -441,12 +444,8 @@ csvstats_value_general(struct csvstats *st, struct colstat *c, const char *v,
 		switch (csvstats_number(st, v, len, &i, &d)) {
 		case NUM_INT:
 			if (c->poss & POSS_INT) {
-				if (i < c->imin)
-					c->imin = i;
-				if (i > c->imax)
-					c->imax = i;
 				c->poss = POSS_INT | POSS_NUM;
-				csvstats_welford(c, (double)i);
+				csvstats_fold_int(c, i);
 				return 0;
 			}
 			d = (double)i;

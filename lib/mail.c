@@ -32,6 +32,7 @@
 #include "config.h"
 #include "log.h"
 #include "mail.h"
+#include "sbuf.h"
 #include "task.h"
 #include "tasktype.h"
 
@@ -89,49 +90,6 @@ default_clock(void)
 	return time_now_ms();
 }
 
-/* ---- a growing text buffer; one oom flag instead of checks per call -- */
-
-struct mbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	bool	 oom;
-};
-
-static void
-mbuf_add(struct mbuf *b, const char *s, size_t n)
-{
-	size_t	 ncap;
-	char	*np;
-
-	if (b->oom)
-		return;
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->oom = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 1024;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-mbuf_str(struct mbuf *b, const char *s)
-{
-	mbuf_add(b, s, strlen(s));
-}
-
 /* ---- small text helpers ----------------------------------------------- */
 
 static void __attribute__((format(printf, 3, 4)))
@@ -175,7 +133,7 @@ u8_len(const unsigned char *s, size_t n)
 }
 
 static void
-base64_add(struct mbuf *b, const unsigned char *s, size_t n)
+base64_add(struct sbuf *b, const unsigned char *s, size_t n)
 {
 	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -189,21 +147,21 @@ base64_add(struct mbuf *b, const unsigned char *s, size_t n)
 		out[1] = tab[v >> 12 & 63];
 		out[2] = tab[v >> 6 & 63];
 		out[3] = tab[v & 63];
-		mbuf_add(b, out, 4);
+		sb_addn(b, out, 4);
 	}
 	if (n - i == 1) {
 		v = (uint32_t)s[i] << 16;
 		out[0] = tab[v >> 18 & 63];
 		out[1] = tab[v >> 12 & 63];
 		out[2] = out[3] = '=';
-		mbuf_add(b, out, 4);
+		sb_addn(b, out, 4);
 	} else if (n - i == 2) {
 		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
 		out[0] = tab[v >> 18 & 63];
 		out[1] = tab[v >> 12 & 63];
 		out[2] = tab[v >> 6 & 63];
 		out[3] = '=';
-		mbuf_add(b, out, 4);
+		sb_addn(b, out, 4);
 	}
 }
 
@@ -305,7 +263,7 @@ message_id_valid(const char *id)
  * "Sun, 29 Nov 2026 03:43:18 +0000".
  */
 static void
-date_add(struct mbuf *b, int64_t ms)
+date_add(struct sbuf *b, int64_t ms)
 {
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed",
 	    "Thu", "Fri", "Sat" };
@@ -323,7 +281,7 @@ date_add(struct mbuf *b, int64_t ms)
 	snprintf(s, sizeof(s), "%s, %02d %s %04d %02d:%02d:%02d +0000",
 	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	mbuf_str(b, s);
+	sb_add(b, s);
 }
 
 /*
@@ -332,7 +290,7 @@ date_add(struct mbuf *b, int64_t ms)
  * white space between encoded-words is not part of the decoded text.
  */
 static void
-ew_add(struct mbuf *b, const unsigned char *s, size_t n)
+ew_add(struct sbuf *b, const unsigned char *s, size_t n)
 {
 	size_t	 i = 0, start, cl;
 
@@ -345,10 +303,10 @@ ew_add(struct mbuf *b, const unsigned char *s, size_t n)
 			i += cl;
 		}
 		if (start > 0)
-			mbuf_str(b, "\r\n ");
-		mbuf_str(b, EW_PREFIX);
+			sb_add(b, "\r\n ");
+		sb_add(b, EW_PREFIX);
 		base64_add(b, s + start, i - start);
-		mbuf_str(b, EW_SUFFIX);
+		sb_add(b, EW_SUFFIX);
 	}
 }
 
@@ -382,7 +340,7 @@ fold_next(const char *s, size_t n, size_t seg)
  * space, so unfolding gives the text back exactly.
  */
 static bool
-plain_add(struct mbuf *b, const char *s, size_t n, size_t col)
+plain_add(struct sbuf *b, const char *s, size_t n, size_t col)
 {
 	size_t	 i, seg, end, line;
 
@@ -402,10 +360,10 @@ plain_add(struct mbuf *b, const char *s, size_t n, size_t col)
 	for (seg = 0; seg < n; seg = end) {
 		end = fold_next(s, n, seg);
 		if (seg > 0 && line + (end - seg) > HDR_LINE_MAX) {
-			mbuf_str(b, "\r\n");
+			sb_add(b, "\r\n");
 			line = 0;
 		}
-		mbuf_add(b, s + seg, end - seg);
+		sb_addn(b, s + seg, end - seg);
 		line += end - seg;
 	}
 	return true;
@@ -413,46 +371,46 @@ plain_add(struct mbuf *b, const char *s, size_t n, size_t col)
 
 /* "Name: value" for an unstructured value, plain or encoded, then CRLF. */
 static void
-unstructured_add(struct mbuf *b, const char *field, const char *s, size_t n)
+unstructured_add(struct sbuf *b, const char *field, const char *s, size_t n)
 {
 	size_t	 col;
 
-	mbuf_str(b, field);
-	mbuf_str(b, ":");
+	sb_add(b, field);
+	sb_add(b, ":");
 	col = strlen(field) + 2;
 	if (n > 0) {
-		mbuf_str(b, " ");
+		sb_add(b, " ");
 		if (!plain_add(b, s, n, col))
 			ew_add(b, (const unsigned char *)s, n);
 	}
-	mbuf_str(b, "\r\n");
+	sb_add(b, "\r\n");
 }
 
 /* "Name: a, b, ..." folded between addresses, then CRLF. */
 static void
-addrs_add(struct mbuf *b, const char *field, const char *const *v, size_t n)
+addrs_add(struct sbuf *b, const char *field, const char *const *v, size_t n)
 {
 	size_t	 i, col, len;
 
-	mbuf_str(b, field);
-	mbuf_str(b, ": ");
+	sb_add(b, field);
+	sb_add(b, ": ");
 	col = strlen(field) + 2;
 	for (i = 0; i < n; i++) {
 		len = strlen(v[i]);
 		if (i > 0) {
 			/* Room for this address and the comma after it. */
 			if (col + 2 + len + 1 > HDR_LINE_MAX) {
-				mbuf_str(b, ",\r\n ");
+				sb_add(b, ",\r\n ");
 				col = 1;
 			} else {
-				mbuf_str(b, ", ");
+				sb_add(b, ", ");
 				col += 2;
 			}
 		}
-		mbuf_add(b, v[i], len);
+		sb_addn(b, v[i], len);
 		col += len;
 	}
-	mbuf_str(b, "\r\n");
+	sb_add(b, "\r\n");
 }
 
 /*
@@ -461,30 +419,30 @@ addrs_add(struct mbuf *b, const char *field, const char *const *v, size_t n)
  * on the same line when it fits.
  */
 static void
-from_add(struct mbuf *b, const char *name, size_t namelen, const char *addr,
+from_add(struct sbuf *b, const char *name, size_t namelen, const char *addr,
     size_t addrlen)
 {
-	struct mbuf	 nb = { NULL, 0, 0, false };
+	struct sbuf	 nb = { NULL, 0, 0, false };
 	size_t		 i;
 	bool		 ascii = true;
 
-	mbuf_str(b, "From: ");
+	sb_add(b, "From: ");
 	if (namelen == 0) {
-		mbuf_add(b, addr, addrlen);
-		mbuf_str(b, "\r\n");
+		sb_addn(b, addr, addrlen);
+		sb_add(b, "\r\n");
 		return;
 	}
 	for (i = 0; i < namelen; i++)
 		if ((unsigned char)name[i] >= 0x7f)
 			ascii = false;
 	if (ascii) {
-		mbuf_str(&nb, "\"");
+		sb_add(&nb, "\"");
 		for (i = 0; i < namelen; i++) {
 			if (name[i] == '"' || name[i] == '\\')
-				mbuf_str(&nb, "\\");
-			mbuf_add(&nb, name + i, 1);
+				sb_add(&nb, "\\");
+			sb_addn(&nb, name + i, 1);
 		}
-		mbuf_str(&nb, "\"");
+		sb_add(&nb, "\"");
 	} else
 		ew_add(&nb, (const unsigned char *)name, namelen);
 	if (nb.oom) {
@@ -492,14 +450,14 @@ from_add(struct mbuf *b, const char *name, size_t namelen, const char *addr,
 		free(nb.p);
 		return;
 	}
-	mbuf_add(b, nb.p, nb.len);
+	sb_addn(b, nb.p, nb.len);
 	if (strstr(nb.p, "\r\n") == NULL &&
 	    strlen("From: ") + nb.len + 2 + addrlen + 1 <= HDR_LINE_MAX)
-		mbuf_str(b, " <");
+		sb_add(b, " <");
 	else
-		mbuf_str(b, "\r\n <");
-	mbuf_add(b, addr, addrlen);
-	mbuf_str(b, ">\r\n");
+		sb_add(b, "\r\n <");
+	sb_addn(b, addr, addrlen);
+	sb_add(b, ">\r\n");
 	free(nb.p);
 }
 
@@ -557,7 +515,7 @@ qp_token(const unsigned char *s, size_t n, size_t i, size_t cl,
  * gives back exactly the bytes given.
  */
 static void
-qp_add(struct mbuf *b, const unsigned char *s, size_t n)
+qp_add(struct sbuf *b, const unsigned char *s, size_t n)
 {
 	char	 tok[16];
 	size_t	 i = 0, col = 0, cl, t;
@@ -565,7 +523,7 @@ qp_add(struct mbuf *b, const unsigned char *s, size_t n)
 	while (i < n) {
 		if (s[i] == '\n' || (s[i] == '\r' && i + 1 < n &&
 		    s[i + 1] == '\n')) {
-			mbuf_str(b, "\r\n");
+			sb_add(b, "\r\n");
 			i += s[i] == '\r' ? 2 : 1;
 			col = 0;
 			continue;
@@ -573,16 +531,16 @@ qp_add(struct mbuf *b, const unsigned char *s, size_t n)
 		cl = u8_len(s + i, n - i);
 		t = qp_token(s, n, i, cl, col == 0, tok);
 		if (col + t > QP_LINE_MAX - 1) {
-			mbuf_str(b, "=\r\n");
+			sb_add(b, "=\r\n");
 			col = 0;
 			t = qp_token(s, n, i, cl, true, tok);
 		}
-		mbuf_add(b, tok, t);
+		sb_addn(b, tok, t);
 		col += t;
 		i += cl;
 	}
 	if (n > 0 && s[n - 1] != '\n')
-		mbuf_str(b, "=\r\n");
+		sb_add(b, "=\r\n");
 }
 
 /* ---- the message ------------------------------------------------------ */
@@ -591,7 +549,7 @@ char *
 mail_format(const struct mail_message *msg, const char *message_id,
     int64_t date_ms, bool *oom, char *err, size_t errlen)
 {
-	struct mbuf	 b = { NULL, 0, 0, false };
+	struct sbuf	 b = { NULL, 0, 0, false };
 	const char	*name, *addr;
 	size_t		 namelen, addrlen, i;
 
@@ -639,9 +597,9 @@ mail_format(const struct mail_message *msg, const char *message_id,
 		return NULL;
 	}
 
-	mbuf_str(&b, "Date: ");
+	sb_add(&b, "Date: ");
 	date_add(&b, date_ms);
-	mbuf_str(&b, "\r\n");
+	sb_add(&b, "\r\n");
 	from_add(&b, name, namelen, addr, addrlen);
 	addrs_add(&b, "To", msg->to, msg->nto);
 	if (msg->ncc > 0)
@@ -649,9 +607,9 @@ mail_format(const struct mail_message *msg, const char *message_id,
 	if (msg->reply_to != NULL)
 		addrs_add(&b, "Reply-To", &msg->reply_to, 1);
 	unstructured_add(&b, "Subject", msg->subject, msg->subject_len);
-	mbuf_str(&b, "Message-ID: ");
-	mbuf_str(&b, message_id);
-	mbuf_str(&b, "\r\n"
+	sb_add(&b, "Message-ID: ");
+	sb_add(&b, message_id);
+	sb_add(&b, "\r\n"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: text/plain; charset=UTF-8\r\n"
 	    "Content-Transfer-Encoding: quoted-printable\r\n"

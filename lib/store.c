@@ -433,36 +433,6 @@ store_stats_cmp(const void *a, const void *b)
 	    ((const struct type_stats *)b)->task_type);
 }
 
-void
-sb_addn(struct sbuf *sb, const char *s, size_t n)
-{
-	size_t	 cap;
-	char	*p;
-
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		cap = sb->cap ? sb->cap : 256;
-		while (cap < sb->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(sb->p, cap)) == NULL) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = p;
-		sb->cap = cap;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-void
-sb_add(struct sbuf *sb, const char *s)
-{
-	sb_addn(sb, s, strlen(s));
-}
-
 const char *
 store_task_new_check(const struct task_new *tn, char *msg, size_t len)
 {

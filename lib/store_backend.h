@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sbuf.h"
 #include "store.h"
 
 struct store_backend;
@@ -116,19 +117,6 @@ void			 store_task_new_retry(const struct task *old,
 			    struct task_new *tn);
 bool			 store_err_is_fatal(enum store_err);
 
-/*
- * A growable NUL-terminated string for the SQL and arguments both backends
- * build: after an allocation failure oom is set and further appends do
- * nothing, so the builder checks once at the end.  Start from { 0 }; free p.
- */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	bool	 oom;
-};
-
-void			 sb_add(struct sbuf *, const char *);
-void			 sb_addn(struct sbuf *, const char *, size_t);
 int			 store_stats_cmp(const void *a, const void *b);
 
 extern const struct store_backend store_sqlite_backend;

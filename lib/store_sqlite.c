@@ -1324,15 +1324,22 @@ insert_rows(struct sqlite_store *st, unsigned shift, const struct task_new *tns,
 		sqlite3_bind_int64(s, p++, tn->run_at > 0 ? tn->run_at : now);
 		sqlite3_bind_int64(s, p++, now);
 	}
-	/* RETURNING's order is not promised: match the rows by id. */
+	/*
+	 * RETURNING's order is not promised: match the rows by id, looking
+	 * first where the row was written (where SQLite returns it now).
+	 */
 	for (j = 0; (rc = sqlite3_step(s)) == SQLITE_ROW; j++) {
 		if ((t = task_from_row(s)) == NULL) {
 			err = set_err(st, STORE_NOMEM, "%s: out of memory",
 			    st->path);
 			break;
 		}
-		for (i = 0; i < rows && strcmp(ids[i], t->id) != 0; i++)
-			continue;
+		if (j < rows && strcmp(ids[j], t->id) == 0)
+			i = j;
+		else
+			for (i = 0; i < rows && strcmp(ids[i], t->id) != 0;
+			    i++)
+				continue;
 		if (i == rows || outs[idx[i]] != NULL) {
 			task_free(t);
 			err = set_err(st, STORE_DB, "%s: insert returned an "

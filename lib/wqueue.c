@@ -123,7 +123,7 @@ wqueue_enter(struct wqueue *q, int64_t stale_us)
 {
 	struct timespec	 slice = { 0, WAIT_SLICE_NS };
 	uint32_t	 t, s, seen;
-	int64_t		 since;
+	int64_t		 since, waited;
 
 	t = atomic_fetch_add(&q->shm->next, 1);
 	atomic_store(&q->shm->holders[t % HOLDERS].pid, (int32_t)getpid());
@@ -134,11 +134,12 @@ wqueue_enter(struct wqueue *q, int64_t stale_us)
 		/* The turn went past this ticket (handed on for it): go. */
 		if ((int32_t)(s - t) > 0)
 			break;
+		waited = now_us() - since;
 		if (s != seen) {
 			seen = s;
-			since = now_us();
-		} else if (now_us() - since >= stale_us ||
-		    (now_us() - since >= GRACE_US && holder_gone(q->shm, s))) {
+			since += waited;
+		} else if (waited >= stale_us ||
+		    (waited >= GRACE_US && holder_gone(q->shm, s))) {
 			/* Its holder is gone or slow: hand its turn on. */
 			if (atomic_compare_exchange_strong(&q->shm->serving, &s,
 			    s + 1))

@@ -156,6 +156,43 @@ enter_forever(void *arg)
 }
 
 /*
+ * Forks a process that takes a turn, then queues `queued` threads behind
+ * it, and keeps them until killed; returns once they are all in place.
+ */
+static pid_t
+fork_holder(int queued)
+{
+	pid_t		 pid;
+	int		 fds[2];
+	char		 c = 'h';
+
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		struct wqueue	*cq = wqueue_open(path, NULL);
+		pthread_t	 th;
+		int		 i;
+
+		if (cq == NULL)
+			_exit(2);
+		(void)wqueue_enter(cq, 60000000);
+		for (i = 0; i < queued; i++)
+			if (pthread_create(&th, NULL, enter_forever, cq) != 0)
+				_exit(3);
+		if (queued > 0)
+			sleep_ms(200);		/* all of them queued */
+		if (write(fds[1], &c, 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	return pid;
+}
+
+/*
  * A process killed with one turn held and ten more queued (kill -9 of
  * taskq-api with threads waiting) costs the next writer about 20 ms a dead
  * turn, not the stale time for each.
@@ -167,33 +204,11 @@ test_dead_queue_is_passed_quickly(void **state)
 	pid_t		 pid;
 	int64_t		 t0;
 	uint32_t	 t;
-	int		 st, fds[2];
-	char		 c;
+	int		 st;
 
 	(void)state;
 	assert_non_null(q = wqueue_open(path, NULL));
-	assert_int_equal(pipe(fds), 0);
-	if ((pid = fork()) == 0) {
-		struct wqueue	*cq = wqueue_open(path, NULL);
-		pthread_t	 th;
-		int		 i;
-
-		if (cq == NULL)
-			_exit(2);
-		(void)wqueue_enter(cq, 60000000);
-		for (i = 0; i < 10; i++)
-			if (pthread_create(&th, NULL, enter_forever, cq) != 0)
-				_exit(3);
-		sleep_ms(200);			/* all ten queued */
-		c = 'q';
-		if (write(fds[1], &c, 1) != 1)
-			_exit(3);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	close(fds[0]);
+	pid = fork_holder(10);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	t0 = ms_now();
@@ -214,27 +229,11 @@ test_slow_holder_is_passed_after_stale(void **state)
 	pid_t		 pid;
 	int64_t		 t0, waited;
 	uint32_t	 t;
-	int		 st, fds[2];
-	char		 c;
+	int		 st;
 
 	(void)state;
 	assert_non_null(q = wqueue_open(path, NULL));
-	assert_int_equal(pipe(fds), 0);
-	if ((pid = fork()) == 0) {
-		struct wqueue	*cq = wqueue_open(path, NULL);
-
-		if (cq == NULL)
-			_exit(2);
-		(void)wqueue_enter(cq, 5000000);
-		c = 'h';
-		if (write(fds[1], &c, 1) != 1)
-			_exit(3);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	close(fds[0]);
+	pid = fork_holder(0);
 	t0 = ms_now();
 	t = wqueue_enter(q, 300000);
 	waited = ms_now() - t0;

@@ -315,6 +315,8 @@ bool	 spawner_pending(const struct spawner *);
 void	 spawner_reaped(struct spawner *, int status);
 /* Stops it (SIGKILL, then reaps it): its children die with it. */
 void	 spawner_stop(struct spawner *);
+/* The size of a task's request (at most SPAWN_MSG_MAX to be sent). */
+size_t	 spawn_req_size(const struct task *);
 /* The spawner-side protocol's encoding of a request (for tests too). */
 size_t	 spawn_req_encode(const struct task *, const struct config *,
 	    bool test_hooks, unsigned char *, size_t);

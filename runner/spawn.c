@@ -242,8 +242,7 @@ bool
 spawn_type_ok(const struct task *t)
 {
 	return worker_find(t->task_type) == worker_echo &&
-	    sizeof(struct spawn_req) + strlen(t->id) + strlen(t->task_type) +
-	    (t->parameters != NULL ? strlen(t->parameters) : 0) <= SPAWN_MSG_MAX;
+	    spawn_req_size(t) <= SPAWN_MSG_MAX;
 }
 
 pid_t
@@ -269,9 +268,7 @@ spawner_spawn(struct spawner *sp, const struct task *t,
 		errno = ESRCH;
 		return -1;
 	}
-	n = sizeof(struct spawn_req) + strlen(t->id) + strlen(t->task_type) +
-	    (t->parameters != NULL ? strlen(t->parameters) : 0);
-	if (n > SPAWN_MSG_MAX) {
+	if ((n = spawn_req_size(t)) > SPAWN_MSG_MAX) {
 		errno = E2BIG;
 		return -1;
 	}

@@ -11,6 +11,14 @@
 
 #include "runner.h"
 
+/* The size of t's request: the header, then id, type and parameters. */
+size_t
+spawn_req_size(const struct task *t)
+{
+	return sizeof(struct spawn_req) + strlen(t->id) + strlen(t->task_type) +
+	    (t->parameters != NULL ? strlen(t->parameters) : 0);
+}
+
 /* The request's size, or 0 if it does not fit in cap (or SPAWN_MSG_MAX). */
 size_t
 spawn_req_encode(const struct task *t, const struct config *cfg,

@@ -94,12 +94,12 @@ spawner_queue(struct spawner *sp, const struct spawn_msg *m)
 
 /* One message, or 0 at EAGAIN, -1 at EOF or on an error (logged). */
 static int
-spawner_recv(struct spawner *sp, struct spawn_msg *m, int flags)
+spawner_recv(struct spawner *sp, struct spawn_msg *m)
 {
 	ssize_t	 n;
 
 	do
-		n = recv(sp->fd, m, sizeof(*m), flags | MSG_DONTWAIT);
+		n = recv(sp->fd, m, sizeof(*m), MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		return 0;
@@ -125,7 +125,7 @@ static void
 spawner_kill(struct spawner *sp, bool reaped)
 {
 	struct spawn_msg	 m;
-	int			 rc;
+	int64_t			 delay;
 
 	if (sp->pid > 0 && !reaped) {
 		(void)kill(sp->pid, SIGKILL);
@@ -134,7 +134,7 @@ spawner_kill(struct spawner *sp, bool reaped)
 	}
 	sp->pid = 0;
 	if (sp->fd != -1) {
-		while ((rc = spawner_recv(sp, &m, 0)) == 1)
+		while (spawner_recv(sp, &m) == 1)
 			if (m.type == SPAWN_EXITED && !spawner_queue(sp, &m))
 				break;
 		close(sp->fd);
@@ -143,14 +143,14 @@ spawner_kill(struct spawner *sp, bool reaped)
 	}
 	sp->nacks = 0;		/* its zombies went with it */
 	/* One that keeps dying is retried less and less often. */
-	sp->retry_at = mono_ms() + (SPAWN_RESTART_MS << (sp->fails < 6 ?
-	    sp->fails : 6));
-	if (sp->retry_at > mono_ms() + SPAWN_RESTART_MAX_MS)
-		sp->retry_at = mono_ms() + SPAWN_RESTART_MAX_MS;
+	delay = (int64_t)SPAWN_RESTART_MS << (sp->fails < 6 ? sp->fails : 6);
+	if (delay > SPAWN_RESTART_MAX_MS)
+		delay = SPAWN_RESTART_MAX_MS;
+	sp->retry_at = mono_ms() + delay;
 	sp->fails++;
 }
 
-/* Waits up to ms for the socket to be readable; false on timeout or error. */
+/* Waits until then for the socket to be readable; false on timeout or error. */
 static bool
 spawner_wait(struct spawner *sp, int64_t until)
 {
@@ -226,7 +226,7 @@ spawner_ensure(struct spawner *sp)
 	sp->fd = sv[0];
 	sp->pid = pid;
 	if (!spawner_wait(sp, mono_ms() + SPAWN_ANSWER_MS) ||
-	    spawner_recv(sp, &m, 0) != 1 || m.type != SPAWN_READY) {
+	    spawner_recv(sp, &m) != 1 || m.type != SPAWN_READY) {
 		spawner_kill(sp, false);
 		sp->lost = false;	/* it ran nothing */
 		log_warnx("spawner %s did not start: forking tasks directly, "
@@ -303,7 +303,7 @@ spawner_spawn(struct spawner *sp, const struct task *t,
 	/* The answer: exits of earlier children may come first. */
 	until = mono_ms() + SPAWN_ANSWER_MS;
 	for (;;) {
-		if ((rc = spawner_recv(sp, &m, 0)) == -1)
+		if ((rc = spawner_recv(sp, &m)) == -1)
 			goto broken;
 		if (rc == 0) {
 			if (!spawner_wait(sp, until)) {
@@ -342,7 +342,7 @@ out:
 }
 
 /* Remembers that the caller is being handed pid's exit. */
-static int
+static void
 spawner_handout(struct spawner *sp, const struct spawn_msg *m)
 {
 	int32_t	*na;
@@ -353,13 +353,12 @@ spawner_handout(struct spawner *sp, const struct spawn_msg *m)
 		if ((na = reallocarray(sp->acks, ncap, sizeof(*na))) == NULL) {
 			/* The zombie stays until the spawner goes: harmless. */
 			log_warn("spawner: reallocarray");
-			return 1;
+			return;
 		}
 		sp->acks = na;
 		sp->ackcap = ncap;
 	}
 	sp->acks[sp->nacks++] = m->pid;
-	return 1;
 }
 
 /*
@@ -407,7 +406,8 @@ spawner_next(struct spawner *sp, struct spawn_msg *m)
 		*m = sp->q[sp->qoff++];
 		if (sp->qoff == sp->nq)
 			sp->qoff = sp->nq = 0;
-		return spawner_handout(sp, m);
+		spawner_handout(sp, m);
+		return 1;
 	}
 	if (sp->lost) {
 		sp->lost = false;
@@ -415,10 +415,11 @@ spawner_next(struct spawner *sp, struct spawn_msg *m)
 	}
 	if (sp->fd == -1)
 		return 0;
-	while ((rc = spawner_recv(sp, m, 0)) == 1) {
+	while ((rc = spawner_recv(sp, m)) == 1) {
 		if (m->type == SPAWN_EXITED) {
 			sp->fails = 0;	/* it works */
-			return spawner_handout(sp, m);
+			spawner_handout(sp, m);
+			return 1;
 		}
 		log_warnx("spawner %d: unexpected message %d", (int)sp->pid,
 		    (int)m->type);

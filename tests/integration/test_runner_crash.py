@@ -15,6 +15,16 @@ suite = stack.Suite("test_runner_crash")
 FAST = ["heartbeat_interval_s=1", "stale_after_s=3", "shutdown_grace_s=1"]
 
 
+def until(cond, timeout, step, what):
+    """Polls cond() every step seconds until it returns true; fails with
+    what() (the state it saw) after timeout seconds."""
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError(what())
+        time.sleep(step)
+
+
 @suite.test
 def kill9_while_200_run_then_restart():
     st = runner_stack(FAST + ["slots=200"])
@@ -91,11 +101,8 @@ def spawner_killed_while_tasks_run():
         r = start_runner(st)
         ctl.wait_counts(lambda c: c["RUNNING"] == 8, 20)
         # Each has started executing (the trace is its first act).
-        deadline = time.time() + 20
-        while len(trace_counts(st.trace)) < 8:
-            if time.time() > deadline:
-                raise AssertionError("not all started: %r" % trace_counts(st.trace))
-            time.sleep(0.02)
+        until(lambda: len(trace_counts(st.trace)) >= 8, 20, 0.02,
+              lambda: "not all started: %r" % trace_counts(st.trace))
         sp = spawner_of(r.pid)
         kids = task_children(r.pid)
         stack.check(sp is not None, "no spawner")
@@ -111,11 +118,8 @@ def spawner_killed_while_tasks_run():
             stack.eq(t["attempt"], 2, "attempt of %s" % tid)
             stack.eq(trace.get(tid, 0), 2, "runs of %s" % tid)
         stack.check(r.poll() is None, "runner exited")
-        deadline = time.time() + 10
-        while spawner_of(r.pid) in (None, sp):
-            if time.time() > deadline:
-                raise AssertionError("no new spawner")
-            time.sleep(0.05)
+        until(lambda: spawner_of(r.pid) not in (None, sp), 10, 0.05,
+              lambda: "no new spawner")
         # The new one runs tasks.
         more = ctl.submit_echo(4, 0)
         ctl.wait_all(30)
@@ -123,6 +127,8 @@ def spawner_killed_while_tasks_run():
             stack.eq(ctl.get(tid)["status"], "SUCCESS", "status of %s" % tid)
         log = st.read_log("runner0")
         stack.check("spawner" in log and "requeued" in log, "log:\n%s", log[-2000:])
+        stack.check("its running tasks are requeued" in log and
+                    "8 task(s) ran under the lost spawner" in log, "log:\n%s", log[-2000:])
     finally:
         st.cleanup()
 

@@ -42,7 +42,7 @@ struct api {
 	const struct config	*cfg;
 	char			*files_dir;	/* STATE_DIR/files, no trailing slash */
 	struct batcher		*batch;		/* group commit of submits */
-	atomic_bool		 stopping;	/* set by main on SIGTERM/SIGINT */
+	atomic_bool		 stopping;	/* set by server_run to drain */
 };
 
 /* One worker thread and everything it reuses from request to request. */

@@ -113,7 +113,7 @@ static const struct {
 	{ 507, "Insufficient Storage" },
 };
 
-/* Guards every worker's state and the count of live workers. */
+/* Guards the count of live workers. */
 static pthread_mutex_t	 server_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t		 server_live;
 
@@ -682,13 +682,14 @@ conn_closed(void)
 }
 
 /*
- * Whether to go on accepting after a failure: yes after a signal or a
- * connection that went away.  Out of descriptors or memory: no, after
- * pausing this worker 100 ms, so that the listening socket (re-armed
- * after) is not spun on, logged at most once a second.
+ * Whether to accept again at once after accept(2) failed with e: yes after
+ * a signal or a connection that went away.  Anything else (out of
+ * descriptors or memory, or a broken listening socket) pauses this worker
+ * 100 ms, so that the listening socket, re-armed after, is not spun on, and
+ * is logged at most once a second.
  */
 static bool
-accept_transient(int e)
+accept_failed(int e)
 {
 	static _Atomic time_t	 last_log;
 	struct timespec		 ts = { 0, 100 * 1000 * 1000 };
@@ -696,8 +697,6 @@ accept_transient(int e)
 
 	if (e == EINTR || e == ECONNABORTED || e == EPROTO)
 		return true;
-	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
-		return false;
 	now = time(NULL);
 	if (now != atomic_exchange(&last_log, now))
 		log_warnx("accept: %s; retrying", strerror(e));
@@ -727,11 +726,8 @@ conn_accept(void)
 		if (fd == -1) {
 			if ((e = errno) == EAGAIN || e == EWOULDBLOCK)
 				break;
-			if (accept_transient(e))
+			if (accept_failed(e))
 				continue;
-			if (e != EMFILE && e != ENFILE && e != ENOBUFS &&
-			    e != ENOMEM)
-				log_warnx("accept: %s", strerror(e));
 			break;
 		}
 		if (fd >= FD_SETSIZE) {
@@ -762,7 +758,10 @@ conn_accept(void)
  * Serves the request waiting on connection fd, then hands the connection
  * back to the epoll set, or counts it closed when libfcgi closed it: the
  * web server ended it (a kept connection it no longer wanted), it broke the
- * protocol, or it did not ask to keep it.
+ * protocol, or it did not ask to keep it.  While draining, a connection is
+ * closed once its request is answered rather than handed back: re-armed, it
+ * could carry request after request and hold the drain open until its
+ * deadline.
  */
 static void
 conn_serve(struct worker *w, int fd)
@@ -782,18 +781,20 @@ conn_serve(struct worker *w, int fd)
 		return;
 	}
 	w->fcgi.ipcFd = -1;
-	if (conn_arm(fd, EPOLL_CTL_MOD) == -1) {
+	if (!atomic_load(&w->api->stopping)) {
+		if (conn_arm(fd, EPOLL_CTL_MOD) == 0)
+			return;
 		log_warn("epoll_ctl: a kept connection");
-		close(fd);
-		conn_closed();
 	}
+	close(fd);
+	conn_closed();
 }
 
 /*
- * Draining: requests that already reached a connection are served, then
- * the worker leaves.  The stop event stays readable, so it comes back with
- * every call; anything else ready is a connection with a request (the
- * listener is closed by then).
+ * Draining: requests that already reached a connection are served (and
+ * their connections closed, conn_serve), then the worker leaves.  The stop
+ * event stays readable, so it comes back with every call; anything else
+ * ready is a connection with a request (the listener is out of the set).
  */
 static void
 worker_drain(struct worker *w)
@@ -826,20 +827,20 @@ worker_main(void *arg)
 		if (!w->serving)
 			serving_take(w);
 		n = epoll_wait(conns.ep, &ev, 1, -1);
-		if (n == -1) {
-			if (errno == EINTR)
+		if (n < 1) {
+			if (n == 0 || errno == EINTR)
 				continue;
 			log_warn("worker %zu: epoll_wait; the worker stops",
 			    w->idx);
 			break;
 		}
-		if (n == 1 && ev.data.fd == conns.stop_fd) {
+		if (ev.data.fd == conns.stop_fd) {
 			worker_drain(w);
 			break;
 		}
-		if (n == 1 && ev.data.fd == conns.listen_fd)
+		if (ev.data.fd == conns.listen_fd)
 			conn_accept();
-		else if (n == 1)
+		else
 			conn_serve(w, ev.data.fd);
 	}
 	serving_give(w);
@@ -1011,7 +1012,6 @@ server_run(struct api *api, int listen_fd)
 			server_live--;
 			pthread_mutex_unlock(&server_lock);
 			log_warnx("pthread_create: %s", strerror(e));
-			api->stopping = 1;
 			break;
 		}
 		started++;
@@ -1043,12 +1043,10 @@ server_run(struct api *api, int listen_fd)
 
 	/*
 	 * Drain: no new connection is accepted, requests being served or
-	 * already sent finish and are answered, then the workers leave and
-	 * the kept connections close.
+	 * already sent finish and are answered and their connections close,
+	 * then the workers leave and the idle kept connections close.
 	 */
-	pthread_mutex_lock(&server_lock);
-	api->stopping = 1;
-	pthread_mutex_unlock(&server_lock);
+	atomic_store(&api->stopping, true);
 	conns_stop();
 	deadline = time(NULL) + 60;
 	for (;;) {

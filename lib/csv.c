@@ -71,7 +71,7 @@ csv_parser_free(struct csv_parser *p)
 {
 	if (p == NULL)
 		return;
-	free(p->carry);
+	csv_core_fini(p);
 	free(p);
 }
 

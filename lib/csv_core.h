@@ -467,6 +467,49 @@ csv_block(struct csv_parser *p, const char *s, const char *end)
 }
 #endif
 
+/*
+ * The fast path, from a field boundary: fields 64 bytes at a time through
+ * block where possible (NULL: no block classifier), else one by one.
+ * Returns where it stopped (end, or the start of a field it leaves to the
+ * slow path), or NULL when a callback stopped.  Inlined into csv_fast and
+ * csv_fast_avx2, where block becomes a direct call.
+ */
+static inline __attribute__((always_inline)) const char *
+csv_fast_with(struct csv_parser *p, const char *s, const char *end,
+    const char *(*block)(struct csv_parser *, const char *, const char *))
+{
+	/* Fields in a block are under 64 bytes: only a smaller limit needs a test. */
+	const bool	 blocks = block != NULL && p->opts.max_field_bytes >= 64;
+	const char	*r;
+
+	while (s < end) {
+		while (blocks && end - s >= 64) {
+			if ((r = block(p, s, end)) == NULL)
+				return NULL;
+			if (r == s)
+				break;
+			s = r;
+		}
+		if (s == end)
+			break;
+		if ((r = csv_field1(p, s, end)) == NULL || r == s)
+			return r;
+		s = r;
+	}
+	return s;
+}
+
+/* csv_fast_with the SSE2 classifier, where there is one. */
+static const char *
+csv_fast(struct csv_parser *p, const char *s, const char *end)
+{
+#if defined(__SSE2__)
+	return csv_fast_with(p, s, end, csv_block);
+#else
+	return csv_fast_with(p, s, end, NULL);
+#endif
+}
+
 #if defined(CSV_HAVE_AVX2)
 /* Bit i set where byte i of the 32 at x equals v. */
 #define CSV_EQ32(x, v)	((uint64_t)(uint32_t)_mm256_movemask_epi8( \
@@ -509,32 +552,14 @@ csv_block_avx2(struct csv_parser *p, const char *s, const char *end)
 	return csv_walk(p, s, end, q, d, nl, z, in);
 }
 
-/* csv_fast (below) with the AVX2 classifier. */
+/* csv_fast with the AVX2 classifier. */
 static __attribute__((target("avx2,pclmul"))) const char *
 csv_fast_avx2(struct csv_parser *p, const char *s, const char *end)
 {
-	/* Fields in a block are under 64 bytes: only a smaller limit needs a test. */
-	const bool	 blocks = p->opts.max_field_bytes >= 64;
-	const char	*r;
-
-	while (s < end) {
-		while (blocks && end - s >= 64) {
-			if ((r = csv_block_avx2(p, s, end)) == NULL)
-				return NULL;
-			if (r == s)
-				break;
-			s = r;
-		}
-		if (s == end)
-			break;
-		if ((r = csv_field1(p, s, end)) == NULL || r == s)
-			return r;
-		s = r;
-	}
-	return s;
+	return csv_fast_with(p, s, end, csv_block_avx2);
 }
 
-/* Whether this CPU can run csv_fast_avx2 (csv_parser_new asks). */
+/* Whether this CPU can run csv_fast_avx2 (csv_core_init asks). */
 static inline bool
 csv_cpu_avx2(void)
 {
@@ -542,36 +567,6 @@ csv_cpu_avx2(void)
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
 }
 #endif
-
-/*
- * The fast path, from a field boundary: fields 64 bytes at a time where
- * possible, else one by one.  Returns where it stopped (end, or the start
- * of a field it leaves to the slow path), or NULL when a callback stopped.
- */
-static const char *
-csv_fast(struct csv_parser *p, const char *s, const char *end)
-{
-	const bool	 blocks = p->opts.max_field_bytes >= 64;	/* see csv_fast_avx2 */
-	const char	*r;
-
-	while (s < end) {
-#if defined(__SSE2__)
-		while (blocks && end - s >= 64) {
-			if ((r = csv_block(p, s, end)) == NULL)
-				return NULL;
-			if (r == s)
-				break;
-			s = r;
-		}
-		if (s == end)
-			break;
-#endif
-		if ((r = csv_field1(p, s, end)) == NULL || r == s)
-			return r;
-		s = r;
-	}
-	return s;
-}
 
 /* Delivers carry as the current field; the record too when last. */
 static bool
@@ -811,6 +806,9 @@ csv_core_init(struct csv_parser *p, const struct csv_options *opts,
     csv_field_fn field, csv_record_fn record, void *arg)
 {
 	unsigned char	 d = (unsigned char)opts->delimiter;
+#if defined(CSV_HAVE_AVX2)
+	const char	*simd = getenv("TASKQ_CSV_SIMD");
+#endif
 
 	p->opts = *opts;
 	if (p->opts.max_field_bytes == 0)
@@ -821,8 +819,7 @@ csv_core_init(struct csv_parser *p, const struct csv_options *opts,
 	p->line = p->rec_line = 1;
 #if defined(CSV_HAVE_AVX2)
 	/* TASKQ_CSV_SIMD=sse2 keeps the SSE2 path, for tests and benchmarks. */
-	p->avx2 = csv_cpu_avx2() && (getenv("TASKQ_CSV_SIMD") == NULL ||
-	    strcmp(getenv("TASKQ_CSV_SIMD"), "sse2") != 0);
+	p->avx2 = csv_cpu_avx2() && (simd == NULL || strcmp(simd, "sse2") != 0);
 #endif
 	memset(p->splat[0], '"', sizeof(p->splat[0]));
 	memset(p->splat[1], d, sizeof(p->splat[1]));

@@ -290,6 +290,7 @@ struct spawner {
 	int32_t		*acks;		/* exits handed out, to answer SPAWN_REAP */
 	size_t		 nacks, ackcap;
 	uint64_t	 spawned;	/* children started through it */
+	size_t		 running;	/* of those, exits not yet read */
 };
 
 void	 spawner_init(struct spawner *);

@@ -92,7 +92,11 @@ spawner_queue(struct spawner *sp, const struct spawn_msg *m)
 	return true;
 }
 
-/* One message, or 0 at EAGAIN, -1 at EOF or on an error (logged). */
+/*
+ * One message, or 0 at EAGAIN, -1 at EOF or on an error (logged).  An exit
+ * is one of the children it runs, so those it reports are bounded by those
+ * it started (sp->running): the queue of them cannot grow without end.
+ */
 static int
 spawner_recv(struct spawner *sp, struct spawn_msg *m)
 {
@@ -112,6 +116,14 @@ spawner_recv(struct spawner *sp, struct spawn_msg *m)
 	if ((size_t)n != sizeof(*m)) {
 		log_warnx("spawner %d: a message of %zd bytes", (int)sp->pid, n);
 		return -1;
+	}
+	if (m->type == SPAWN_EXITED) {
+		if (sp->running == 0) {
+			log_warnx("spawner %d: exit of %d, more exits than "
+			    "children", (int)sp->pid, (int)m->pid);
+			return -1;
+		}
+		sp->running--;
 	}
 	return 1;
 }
@@ -142,6 +154,7 @@ spawner_kill(struct spawner *sp, bool reaped)
 		sp->lost = true;
 	}
 	sp->nacks = 0;		/* its zombies went with it */
+	sp->running = 0;
 	/* One that keeps dying is retried less and less often. */
 	delay = (int64_t)SPAWN_RESTART_MS << (sp->fails < 6 ? sp->fails : 6);
 	if (delay > SPAWN_RESTART_MAX_MS)
@@ -322,6 +335,7 @@ spawner_spawn(struct spawner *sp, const struct task *t,
 		if (m.type == SPAWN_STARTED && m.pid > 0) {
 			pid = m.pid;
 			sp->spawned++;
+			sp->running++;
 			goto out;
 		}
 		if (m.type == SPAWN_FAILED) {

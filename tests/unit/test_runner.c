@@ -7,6 +7,7 @@
  */
 #include <config.h>
 
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -1234,8 +1235,10 @@ test_spawner_reaps_after_ack(void **state)
 	    false, via);
 	assert_non_null(c);
 	assert_true(c->spawned);
+	assert_int_equal(via->running, 1);
 	pid = c->pid;
 	assert_int_equal(spawner_wait_exit(via, pid), 0);
+	assert_int_equal(via->running, 0);
 	/*
 	 * Reported, not reaped: the zombie holds the pid and group id the
 	 * runner may still signal, until the runner says it is done.
@@ -1272,6 +1275,33 @@ test_spawner_children(void **state)
 	assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
 	child_free(c);
 	assert_true(via->spawned >= 5);
+}
+
+/*
+ * An exit of a child the spawner was never asked for is a broken spawner,
+ * not something to queue: the exits read are bounded by the children run.
+ */
+static void
+test_spawner_exit_without_child(void **state)
+{
+	struct spawner		 sp;
+	struct spawn_msg	 m;
+	int			 sv[2];
+
+	(void)state;
+	spawner_init(&sp);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	sp.fd = sv[0];
+	memset(&m, 0, sizeof(m));
+	m.type = SPAWN_EXITED;
+	m.pid = 12345;
+	assert_int_equal(send(sv[1], &m, sizeof(m), 0), (ssize_t)sizeof(m));
+	assert_int_equal(spawner_next(&sp, &m), -1);
+	assert_int_equal(sp.fd, -1);
+	assert_int_equal(sp.nq, 0);
+	assert_int_equal(spawner_next(&sp, &m), 0);
+	close(sv[1]);
+	spawner_stop(&sp);
 }
 
 /* Whether pid exists and is not a zombie. */
@@ -1349,6 +1379,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spawner_children,
 		    spawner_setup, spawner_teardown),
 		cmocka_unit_test(test_spawner_unavailable),
+		cmocka_unit_test(test_spawner_exit_without_child),
 		cmocka_unit_test_setup_teardown(test_spawner_reaps_after_ack,
 		    spawner_setup, spawner_teardown),
 		cmocka_unit_test_setup_teardown(test_spawner_death_takes_its_children,

@@ -57,8 +57,9 @@ spawner_path(char *buf, size_t len)
 	ssize_t		 n;
 
 	if ((env = getenv("TASKQ_SPAWNER")) != NULL && *env != '\0') {
-		snprintf(buf, len, "%s", env);
-		return access(buf, X_OK) == 0;
+		/* A path longer than the buffer is not run truncated. */
+		return (size_t)snprintf(buf, len, "%s", env) < len &&
+		    access(buf, X_OK) == 0;
 	}
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
 		self[n] = '\0';
@@ -69,8 +70,8 @@ spawner_path(char *buf, size_t len)
 				return true;
 		}
 	}
-	snprintf(buf, len, "%s/%s", PKGLIBEXECDIR, SPAWN_NAME);
-	return access(buf, X_OK) == 0;
+	return (size_t)snprintf(buf, len, "%s/%s", PKGLIBEXECDIR, SPAWN_NAME) <
+	    len && access(buf, X_OK) == 0;
 }
 
 static bool

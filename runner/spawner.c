@@ -123,8 +123,12 @@ spawner_reap(const unsigned char *buf, size_t n)
 	size_t			 i, j;
 
 	memcpy(&h, buf, sizeof(h));
-	if (h.n > SPAWN_REAP_MAX || n != sizeof(h) + h.n * sizeof(pid))
-		spawner_exit(1);	/* not our runner's protocol */
+	if (h.n > SPAWN_REAP_MAX || n != sizeof(h) + h.n * sizeof(pid)) {
+		/* Not our runner's protocol. */
+		fprintf(stderr, "taskq-spawner: a reap message of %zu bytes "
+		    "for %u pids\n", n, (unsigned)h.n);
+		spawner_exit(1);
+	}
 	for (j = 0; j < h.n; j++) {
 		memcpy(&pid, buf + sizeof(h) + j * sizeof(pid), sizeof(pid));
 		for (i = 0; i < nkids; i++) {
@@ -170,8 +174,12 @@ spawner_request(unsigned char *buf)
 	do
 		n = recvmsg(SPAWN_FD, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return errno == EAGAIN;
+	if (n == -1 && errno == EAGAIN)
+		return true;
+	if (n == -1) {
+		fprintf(stderr, "taskq-spawner: recvmsg: %s\n", strerror(errno));
+		return false;
+	}
 	if (n == 0)
 		return false;
 	for (ch = CMSG_FIRSTHDR(&mh); ch != NULL; ch = CMSG_NXTHDR(&mh, ch)) {
@@ -280,6 +288,8 @@ main(int argc, char *argv[])
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
+			fprintf(stderr, "taskq-spawner: poll: %s\n",
+			    strerror(errno));
 			spawner_exit(1);
 		}
 		if (pfd[1].revents & POLLIN) {

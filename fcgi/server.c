@@ -531,7 +531,6 @@ static void
 serve(struct worker *w)
 {
 	struct req	 r;
-	bool		 failed = false;
 
 	memset(&r, 0, sizeof(r));
 	r.w = w;
@@ -559,12 +558,14 @@ serve(struct worker *w)
 	if (r.status >= 500)
 		log_debug("%s %s -> %d", r.method, r.path, r.status);
 	drain_body(w);
-	if (r.pending) {
-		failed = resp_write(&r) == -1;
-		/* What FCGX_Finish_r does, less the writes resp_write made. */
-		FCGX_Free(&w->fcgi, failed || !w->fcgi.keepConnection ||
-		    FCGX_GetError(w->fcgi.in) != 0);
-	} else
+	/*
+	 * What FCGX_Finish_r does, less the writes resp_write made
+	 * (drain_body cleared keepConnection on a read error).
+	 */
+	if (r.pending)
+		FCGX_Free(&w->fcgi, resp_write(&r) == -1 ||
+		    !w->fcgi.keepConnection);
+	else
 		FCGX_Finish_r(&w->fcgi);
 	/* Release large buffers kept from an unusually large request. */
 	if (w->in.cap > (4u << 20))

@@ -483,11 +483,6 @@ out:
 	json_object_put(body);
 }
 
-/*
- * GET /api/tasks and /api/tasks/: newest first, keyset-paged.
- * 200 {"tasks", "next_cursor"}; 422 bad status, task_type, limit, cursor,
- * q, or an unknown or repeated parameter; 503 busy.
- */
 /* A page of tasks being written into the response's "tasks" array. */
 struct list_out {
 	struct buf	*b;
@@ -504,6 +499,11 @@ list_put_task(const struct task *t, void *arg)
 	task_to_json(lo->b, t);
 }
 
+/*
+ * GET /api/tasks and /api/tasks/: newest first, keyset-paged.
+ * 200 {"tasks", "next_cursor"}; 422 bad status, task_type, limit, cursor,
+ * q, or an unknown or repeated parameter; 503 busy.
+ */
 void
 h_task_list(struct req *r)
 {

@@ -23,30 +23,53 @@ def api(*args, **kw):
                           timeout=30, **kw)
 
 
-def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=0):
-    """One FastCGI request on a connected socket (FCGI_KEEP_CONN if keep;
-    the body sent body_delay seconds after the head); returns the raw CGI
-    response (head and body), with " <EOF>" appended if the connection
-    closed before the request ended."""
-    def record(rtype, content, rid=1):
-        return struct.pack("!BBHHBx", 1, rtype, rid, len(content), 0) + content
+def unix_connect(path):
+    """A client socket connected to the UNIX socket path (closed if the
+    connection fails)."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    try:
+        c.connect(path)
+    except OSError:
+        c.close()
+        raise
+    return c
 
+
+def fcgi_record(rtype, content, rid=1):
+    return struct.pack("!BBHHBx", 1, rtype, rid, len(content), 0) + content
+
+
+def fcgi_params(method, path, ctype="", length=""):
+    """The PARAMS records of a request, their end included."""
     def nv(name, value):
         name, value = name.encode(), value.encode()
         return bytes([len(name)]) + (bytes([len(value)]) if len(value) < 128
                                      else struct.pack("!I", len(value) | 0x80000000)) + name + value
     params = b"".join(nv(k, v) for k, v in (
         ("REQUEST_METHOD", method), ("PATH_INFO", path), ("QUERY_STRING", ""),
-        ("CONTENT_TYPE", ctype), ("CONTENT_LENGTH", str(len(body)) if body else "")))
-    msg = record(1, struct.pack("!HB5x", 1, 1 if keep else 0))  # BEGIN_REQUEST, responder
-    msg += record(4, params) + record(4, b"")             # PARAMS
+        ("CONTENT_TYPE", ctype), ("CONTENT_LENGTH", length)))
+    return fcgi_record(4, params) + fcgi_record(4, b"")
+
+
+def fcgi_begin(keep):
+    """BEGIN_REQUEST, responder, FCGI_KEEP_CONN if keep."""
+    return fcgi_record(1, struct.pack("!HB5x", 1, 1 if keep else 0))
+
+
+def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=0):
+    """One FastCGI request on a connected socket (FCGI_KEEP_CONN if keep;
+    the body sent body_delay seconds after the head); returns the raw CGI
+    response (head and body), with " <EOF>" appended if the connection
+    closed before the request ended."""
+    msg = fcgi_begin(keep) + fcgi_params(method, path, ctype, str(len(body)) if body else "")
     if body_delay:
         sock.sendall(msg)
         time.sleep(body_delay)
         msg = b""
     if body:
-        msg += record(5, body)
-    msg += record(5, b"")                                 # STDIN
+        msg += fcgi_record(5, body)
+    msg += fcgi_record(5, b"")                            # STDIN
     sock.sendall(msg)
     out, buf = b"", b""
     while True:
@@ -70,6 +93,20 @@ def main():
     suite = Suite("test_api_cli")
     tmp = tempfile.mkdtemp(prefix="taskq-cli-")
     db = os.path.join(tmp, "taskq.db")
+
+    def start_api(path, threads):
+        """taskq-api with threads workers, once it listens on the UNIX socket
+        path; the caller stops it."""
+        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", str(threads)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while not os.path.exists(path):
+            if p.poll() is not None or time.time() > deadline:
+                p.kill()
+                p.wait()
+                raise AssertionError("taskq-api not listening on %s (exit %r)" % (path, p.returncode))
+            time.sleep(0.02)
+        return p
 
     def help_exits_0():
         r = api("-h")
@@ -151,16 +188,8 @@ def main():
     def listens_on_unix_path_and_removes_it():
         path = os.path.join(tmp, "api.sock")
 
-        def connect():
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.settimeout(10)
-            try:
-                c.connect(path)
-            except OSError:
-                c.close()
-                raise
-            return c
-        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path], connect)
+        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path],
+                       lambda: unix_connect(path))
         check(not os.path.exists(path), "socket removed on exit")
 
     def refuses_a_live_socket_and_replaces_a_stale_one():
@@ -173,45 +202,26 @@ def main():
         check("another process" in r.stderr, "reason: %r", r.stderr)
         live.close()          # the file stays: now a stale socket
 
-        def connect():
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.settimeout(10)
-            try:
-                c.connect(path)
-            except OSError:
-                c.close()
-                raise
-            return c
-        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path], connect)
+        serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path],
+                       lambda: unix_connect(path))
 
     def accepts_on_inherited_stdin_socket():
         path = os.path.join(tmp, "inherited.sock")
         ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         ls.bind(path)
         ls.listen(16)
-
-        def connect():
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.settimeout(10)
-            c.connect(path)
-            return c
         try:
             serve_and_stop([binary("taskq-api"), "-d", db, "-s", tmp, "-o", "api_listen="],
-                           connect, stdin=ls.fileno())
+                           lambda: unix_connect(path), stdin=ls.fileno())
         finally:
             ls.close()
         check(os.path.exists(path), "an inherited socket is not taskq-api's to remove")
 
     def keep_alive_survives_an_unread_body():
         path = os.path.join(tmp, "keep.sock")
-        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", "1"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = start_api(path, 1)
         try:
-            while not os.path.exists(path):
-                time.sleep(0.02)
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                c.settimeout(10)
-                c.connect(path)
+            with unix_connect(path) as c:
                 # Answered before its body arrives: 405, 415, 422.
                 for method, where, ctype in (("POST", "/api/stats", "application/json"),
                                              ("POST", "/api/tasks/submit", "text/plain"),
@@ -231,17 +241,11 @@ def main():
         # Two threads, twenty kept-alive connections used in turns: with a
         # thread tied to each connection, the third would never be served.
         path = os.path.join(tmp, "idle.sock")
-        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", "2"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = start_api(path, 2)
         conns = []
         try:
-            while not os.path.exists(path):
-                time.sleep(0.02)
             for _ in range(20):
-                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                c.settimeout(10)
-                c.connect(path)
-                conns.append(c)
+                conns.append(unix_connect(path))
             for rnd in range(3):
                 for i in (range(20) if rnd != 1 else reversed(range(20))):
                     out = fcgi_request(conns[i], "GET", "/api/health", keep=True)
@@ -254,9 +258,7 @@ def main():
             for c in conns[10:]:
                 out = fcgi_request(c, "GET", "/api/health", keep=True)
                 check(out.startswith(b"Status: 200"), "after closes: %r", out[:80])
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                c.settimeout(10)
-                c.connect(path)
+            with unix_connect(path) as c:
                 out = fcgi_request(c, "GET", "/api/health")
                 check(out.startswith(b"Status: 200"), "a new connection: %r", out[:80])
         finally:
@@ -270,42 +272,27 @@ def main():
         # while they dawdle, others are served at once (a worker waiting for
         # a body gives its serving place up), and then the twelve are too.
         path = os.path.join(tmp, "slow.sock")
-        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", "24"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def record(rtype, content):
-            return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
-
-        def nv(name, value):
-            return bytes([len(name), len(value)]) + name.encode() + value.encode()
+        p = start_api(path, 24)
         body = b'{"task_type": "echo", "parameters": {"message": "slow"}}'
         slow = []
         try:
-            while not os.path.exists(path):
-                time.sleep(0.02)
             for _ in range(12):
-                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c = unix_connect(path)
                 c.settimeout(20)
-                c.connect(path)
-                params = b"".join(nv(k, v) for k, v in (
-                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/api/tasks/submit"),
-                    ("QUERY_STRING", ""), ("CONTENT_TYPE", "application/json"),
-                    ("CONTENT_LENGTH", str(len(body)))))
-                c.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params) +
-                          record(4, b"") + record(5, body[:20]))
                 slow.append(c)
+                c.sendall(fcgi_begin(False) +
+                          fcgi_params("POST", "/api/tasks/submit", "application/json",
+                                      str(len(body))) + fcgi_record(5, body[:20]))
             time.sleep(0.5)
             t0 = time.time()
             for _ in range(5):
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                    c.settimeout(10)
-                    c.connect(path)
+                with unix_connect(path) as c:
                     out = fcgi_request(c, "GET", "/api/health")
                     check(out.startswith(b"Status: 200"), "health while bodies dawdle: %r",
                           out[:80])
             check(time.time() - t0 < 5, "health answered at once: %.1f s", time.time() - t0)
             for c in slow:
-                c.sendall(record(5, body[20:]) + record(5, b""))
+                c.sendall(fcgi_record(5, body[20:]) + fcgi_record(5, b""))
             for c in slow:
                 out = b""
                 while b"\r\n\r\n" not in out:
@@ -319,6 +306,50 @@ def main():
                 c.close()
             p.send_signal(signal.SIGTERM)
             eq(p.wait(30), 0, "exit status")
+
+    def sigterm_answers_a_kept_connection_then_closes_it():
+        # Two submits whose bodies are still coming when SIGTERM arrives,
+        # on kept connections.  The first, once answered, has its connection
+        # closed while the second still holds the drain open: kept, it
+        # could carry request after request and hold the drain open too.
+        path = os.path.join(tmp, "drain.sock")
+        p = start_api(path, 2)
+        body = b'{"task_type": "echo", "parameters": {"message": "drain"}}'
+        end = struct.pack("!BBHHBx", 1, 3, 1, 8, 0) + bytes(8)   # END_REQUEST
+
+        def rest_and_answer(c):
+            c.sendall(fcgi_record(5, body[20:]) + fcgi_record(5, b""))
+            out = b""
+            while not out.endswith(end):
+                chunk = c.recv(65536)
+                check(chunk, "connection closed before the request ended: %r", out[:120])
+                out += chunk
+            check(b"Status: 201" in out, "in-flight submit answered: %r", out[:120])
+        conns = []
+        try:
+            for _ in range(2):
+                c = unix_connect(path)
+                conns.append(c)
+                out = fcgi_request(c, "GET", "/api/health", keep=True)
+                check(out.startswith(b"Status: 200"), "before SIGTERM: %r", out[:80])
+                c.sendall(fcgi_begin(True) +
+                          fcgi_params("POST", "/api/tasks/submit", "application/json",
+                                      str(len(body))) + fcgi_record(5, body[:20]))
+            time.sleep(0.3)
+            p.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            check(p.poll() is None, "taskq-api waits for the requests in flight")
+            rest_and_answer(conns[0])
+            eq(conns[0].recv(1), b"", "first connection closed after its answer")
+            check(p.poll() is None, "taskq-api still waits for the second request")
+            rest_and_answer(conns[1])
+            eq(p.wait(30), 0, "exit status after draining")
+        finally:
+            for c in conns:
+                c.close()
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(30)
 
     def stray_signals_do_not_stop_it():
         with Stack(runners=0) as s:
@@ -357,7 +388,8 @@ def main():
                listens_on_unix_path_and_removes_it,
                refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
                keep_alive_survives_an_unread_body, idle_kept_connections_hold_no_thread,
-               slow_bodies_do_not_stall_others, stray_signals_do_not_stop_it,
+               slow_bodies_do_not_stall_others,
+               sigterm_answers_a_kept_connection_then_closes_it, stray_signals_do_not_stop_it,
                sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])

@@ -1110,7 +1110,11 @@ runner_loop(struct runner *r)
 					child_read(owner[i], pfd[i].fd);
 			}
 		}
-		/* A child's exit may come before its SIGCHLD is read. */
+		/*
+		 * A child's exit may come before its SIGCHLD is read.  Only
+		 * children forked here need the waitpid(): the spawner's
+		 * come over its socket, and its own death by SIGCHLD or EOF.
+		 */
 		for (i = 0; i < r->nkids && r->kids[i]->spawned; i++)
 			continue;
 		if (i < r->nkids)

@@ -189,8 +189,12 @@ resp_send(struct req *r, int status, const char *content_type)
 #define FCGI_REC_STDOUT		6
 #define FCGI_REC_CONTENT_MAX	65535
 
-/* Records of a response resp_write builds without allocating (~256 KiB). */
-#define RESP_SMALL_RECORDS	4
+/*
+ * Records of a response resp_write builds without allocating: 1 MiB, so
+ * that a page of 500 tasks (~300 KiB) is sent without a malloc (~1 KiB of
+ * stack).
+ */
+#define RESP_SMALL_RECORDS	16
 
 static void
 fcgi_header(unsigned char *h, int type, int request_id, size_t len)
@@ -803,9 +807,14 @@ worker_drain(struct worker *w)
 	struct epoll_event	 evs[16];
 	int			 i, n, served;
 
-	do {
+	for (;;) {
+		if ((n = epoll_wait(conns.ep, evs, 16, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("worker %zu: epoll_wait while draining", w->idx);
+			return;
+		}
 		served = 0;
-		n = epoll_wait(conns.ep, evs, 16, 0);
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.fd == conns.stop_fd ||
 			    evs[i].data.fd == conns.listen_fd)
@@ -813,7 +822,9 @@ worker_drain(struct worker *w)
 			conn_serve(w, evs[i].data.fd);
 			served++;
 		}
-	} while (served > 0);
+		if (served == 0)
+			return;
+	}
 }
 
 static void *
@@ -905,8 +916,9 @@ conns_stop(void)
 {
 	uint64_t	 one = 1;
 
-	if (conns.listen_fd != -1)
-		epoll_ctl(conns.ep, EPOLL_CTL_DEL, conns.listen_fd, NULL);
+	if (conns.listen_fd != -1 &&
+	    epoll_ctl(conns.ep, EPOLL_CTL_DEL, conns.listen_fd, NULL) == -1)
+		log_warn("epoll_ctl: taking the listening socket out");
 	if (write(conns.stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_warn("write: the stop event");
 }
@@ -960,6 +972,7 @@ server_run(struct api *api, int listen_fd)
 	char			 err[512];
 	size_t			 n, i, started = 0, live;
 	int			 sig, rc = -1, e;
+	unsigned int		 places;
 	enum store_err		 serr;
 	time_t			 deadline;
 
@@ -971,7 +984,8 @@ server_run(struct api *api, int listen_fd)
 
 	if (conns_init(listen_fd) == -1)
 		goto out;
-	if (sem_init(&serving, 0, serving_places(n)) == -1) {
+	places = serving_places(n);
+	if (sem_init(&serving, 0, places) == -1) {
 		log_warn("sem_init");
 		goto out;
 	}
@@ -1019,7 +1033,7 @@ server_run(struct api *api, int listen_fd)
 	}
 	if (started == n) {
 		log_info("serving with %zu threads, %u at once",
-		    n, serving_places(n));
+		    n, places);
 		for (;;) {
 			ts.tv_sec = 1;
 			ts.tv_nsec = 0;

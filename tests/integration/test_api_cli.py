@@ -5,6 +5,7 @@ an inherited socket on standard input) spoken to in FastCGI directly, and
 the drain on SIGTERM: a request in flight is answered, then exit 0.
 """
 
+import json
 import os
 import signal
 import socket
@@ -40,14 +41,14 @@ def fcgi_record(rtype, content, rid=1):
     return struct.pack("!BBHHBx", 1, rtype, rid, len(content), 0) + content
 
 
-def fcgi_params(method, path, ctype="", length=""):
+def fcgi_params(method, path, ctype="", length="", query=""):
     """The PARAMS records of a request, their end included."""
     def nv(name, value):
         name, value = name.encode(), value.encode()
         return bytes([len(name)]) + (bytes([len(value)]) if len(value) < 128
                                      else struct.pack("!I", len(value) | 0x80000000)) + name + value
     params = b"".join(nv(k, v) for k, v in (
-        ("REQUEST_METHOD", method), ("PATH_INFO", path), ("QUERY_STRING", ""),
+        ("REQUEST_METHOD", method), ("PATH_INFO", path), ("QUERY_STRING", query),
         ("CONTENT_TYPE", ctype), ("CONTENT_LENGTH", length)))
     return fcgi_record(4, params) + fcgi_record(4, b"")
 
@@ -57,12 +58,13 @@ def fcgi_begin(keep):
     return fcgi_record(1, struct.pack("!HB5x", 1, 1 if keep else 0))
 
 
-def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=0):
+def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=0, query=""):
     """One FastCGI request on a connected socket (FCGI_KEEP_CONN if keep;
     the body sent body_delay seconds after the head); returns the raw CGI
     response (head and body), with " <EOF>" appended if the connection
     closed before the request ended."""
-    msg = fcgi_begin(keep) + fcgi_params(method, path, ctype, str(len(body)) if body else "")
+    msg = fcgi_begin(keep) + fcgi_params(method, path, ctype, str(len(body)) if body else "",
+                                         query)
     if body_delay:
         sock.sendall(msg)
         time.sleep(body_delay)
@@ -94,10 +96,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="taskq-cli-")
     db = os.path.join(tmp, "taskq.db")
 
-    def start_api(path, threads):
+    def start_api(path, threads, database=db):
         """taskq-api with threads workers, once it listens on the UNIX socket
         path; the caller stops it."""
-        p = subprocess.Popen([binary("taskq-api"), "-d", db, "-s", tmp, "-l", path, "-t", str(threads)],
+        p = subprocess.Popen([binary("taskq-api"), "-d", database, "-s", tmp, "-l", path,
+                              "-t", str(threads)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 15
         while not os.path.exists(path):
@@ -351,6 +354,36 @@ def main():
                 p.send_signal(signal.SIGTERM)
                 p.wait(30)
 
+    def large_responses_arrive_whole():
+        # Pages of 50 and of 120 tasks of 10,000-character messages: about
+        # 0.5 and 1.2 MB, so 8 and 19 FastCGI records of at most 64 KiB
+        # each, the second more than resp_write builds on its stack.
+        path = os.path.join(tmp, "large.sock")
+        p = start_api(path, 2, os.path.join(tmp, "large.db"))
+        body = b'{"task_type": "echo", "parameters": {"message": "%s"}}' % (b"m" * 10000)
+        try:
+            with unix_connect(path) as c:
+                for i in range(120):
+                    out = fcgi_request(c, "POST", "/api/tasks/submit", body, "application/json",
+                                       keep=True)
+                    check(out.startswith(b"Status: 201"), "submit %d: %r", i, out[:80])
+                for limit in (50, 120):
+                    out = fcgi_request(c, "GET", "/api/tasks", keep=True,
+                                       query="limit=%d" % limit)
+                    check(not out.endswith(b"<EOF>"), "limit=%d: connection kept", limit)
+                    head, _, rest = out.partition(b"\r\n\r\n")
+                    check(head.startswith(b"Status: 200"), "limit=%d: %r", limit, head[:80])
+                    check(b"\r\nContent-Length: %d\r\n" % len(rest) in head,
+                          "limit=%d: Content-Length of the %d bytes that came: %r",
+                          limit, len(rest), head)
+                    tasks = json.loads(rest)["tasks"]
+                    eq(len(tasks), limit, "limit=%d: tasks" % limit)
+                    check(all(t["parameters"]["message"] == "m" * 10000 for t in tasks),
+                          "limit=%d: every message whole", limit)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(30), 0, "exit status")
+
     def stray_signals_do_not_stop_it():
         with Stack(runners=0) as s:
             for sig in (signal.SIGUSR1, signal.SIGHUP, signal.SIGPIPE):
@@ -389,7 +422,8 @@ def main():
                refuses_a_live_socket_and_replaces_a_stale_one, accepts_on_inherited_stdin_socket,
                keep_alive_survives_an_unread_body, idle_kept_connections_hold_no_thread,
                slow_bodies_do_not_stall_others,
-               sigterm_answers_a_kept_connection_then_closes_it, stray_signals_do_not_stop_it,
+               sigterm_answers_a_kept_connection_then_closes_it, large_responses_arrive_whole,
+               stray_signals_do_not_stop_it,
                sigterm_finishes_request_in_flight):
         suite.test(fn)
     subprocess.run(["rm", "-rf", tmp])

@@ -628,7 +628,9 @@ static struct conns	 conns = { .ep = -1, .listen_fd = -1, .stop_fd = -1 };
  * turns at them, each with its own SQLite page cache cold, and measured a
  * third slower on two CPUs with 16 serving than with 4.  So a worker holds
  * one of these places to wait for and serve requests, and gives it up
- * before a long wait (worker_wait), taking one again after.
+ * before a long wait (worker_wait); the rest of that request (a submit's
+ * commit, an upload's hashing) runs without one, and the worker takes one
+ * again before waiting for its next request.
  */
 static sem_t		 serving;
 

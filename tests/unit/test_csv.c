@@ -1015,6 +1015,41 @@ stats_text(const char *in, size_t len, size_t piece, unsigned *seed)
 	return out;
 }
 
+/*
+ * Fills in (cap bytes) with a random CSV for iteration iter: 1 to 5
+ * columns of one family each (fam, by column and iter), with the odd
+ * empty or stray value and the odd extra field, up to maxrows data rows
+ * after a header, each ended by one of eol; every tenth input is cut
+ * anywhere.  Returns its length.
+ */
+static size_t
+random_csv(char *in, size_t cap, const char *const fam[5][6],
+    const char *const eol[4], int maxrows, int iter, unsigned *seed)
+{
+	const char	*t;
+	size_t		 len = 0, cols, k;
+	unsigned	 f;
+	int		 rows, r;
+
+	cols = 1 + (size_t)(rand_r(seed) % 5);
+	rows = rand_r(seed) % maxrows;
+	for (r = 0; r <= rows && len < cap - 200; r++) {
+		for (k = 0; k < cols + (rand_r(seed) % 9 == 0); k++) {
+			f = (unsigned)(k + (size_t)iter) % 5;
+			if (rand_r(seed) % 20 == 0)
+				f = 4;
+			else if (rand_r(seed) % 60 == 0)
+				f = (unsigned)rand_r(seed) % 5;
+			t = r == 0 ? "h" : fam[f][rand_r(seed) % 6];
+			len += (size_t)sprintf(in + len, "%s%s", k ? "," : "", t);
+		}
+		len += (size_t)sprintf(in + len, "%s", eol[rand_r(seed) % 4]);
+	}
+	if (iter % 10 == 0 && len > 0)
+		len -= (size_t)(rand_r(seed) % len);	/* cut anywhere */
+	return len;
+}
+
 static void
 test_stats_random_differential(void **state)
 {
@@ -1026,32 +1061,16 @@ test_stats_random_differential(void **state)
 		{ "x", "\"a,b\"", "\"q\"\"\"", "\"l\nm\"", " ", "-" },
 		{ "", "\"\"", "", "1", "", "\"\"" },
 	};
+	/* One line end in four is CR LF. */
+	static const char *const eol[4] = { "\r\n", "\n", "\n", "\n" };
 	char		 in[2000], *whole, *bytes, *pieces;
-	const char	*t;
-	size_t		 len, cols, k;
-	unsigned	 seed = 99, f;
-	int		 iter, rows, r;
+	size_t		 len;
+	unsigned	 seed = 99;
+	int		 iter;
 
 	(void)state;
 	for (iter = 0; iter < 3000; iter++) {
-		len = 0;
-		cols = 1 + (size_t)(rand_r(&seed) % 5);
-		rows = rand_r(&seed) % 30;
-		for (r = 0; r <= rows && len < sizeof(in) - 200; r++) {
-			for (k = 0; k < cols + (rand_r(&seed) % 9 == 0); k++) {
-				f = (unsigned)(k + (size_t)iter) % 5;
-				if (rand_r(&seed) % 20 == 0)
-					f = 4;
-				else if (rand_r(&seed) % 60 == 0)
-					f = (unsigned)rand_r(&seed) % 5;
-				t = r == 0 ? "h" : fam[f][rand_r(&seed) % 6];
-				len += (size_t)sprintf(in + len, "%s%s", k ? "," : "", t);
-			}
-			len += (size_t)sprintf(in + len, "%s",
-			    rand_r(&seed) % 4 == 0 ? "\r\n" : "\n");
-		}
-		if (iter % 10 == 0 && len > 0)
-			len -= (size_t)(rand_r(&seed) % len);	/* cut anywhere */
+		len = random_csv(in, sizeof(in), fam, eol, 30, iter, &seed);
 		whole = stats_text(in, len, 0, &seed);
 		bytes = stats_text(in, len, 1, &seed);
 		pieces = stats_text(in, len, 97, &seed);
@@ -1750,31 +1769,13 @@ test_split_random(void **state)
 	};
 	static const char *const eol[4] = { "\n", "\r\n", "\r", "\n" };
 	char		 in[4000];
-	const char	*t;
-	size_t		 len, cols, k;
-	unsigned	 seed = 7, f;
-	int		 iter, rows, r;
+	size_t		 len;
+	unsigned	 seed = 7;
+	int		 iter;
 
 	(void)state;
 	for (iter = 0; iter < 1500; iter++) {
-		len = 0;
-		cols = 1 + (size_t)(rand_r(&seed) % 5);
-		rows = rand_r(&seed) % 60;
-		for (r = 0; r <= rows && len < sizeof(in) - 200; r++) {
-			for (k = 0; k < cols + (rand_r(&seed) % 9 == 0); k++) {
-				f = (unsigned)(k + (size_t)iter) % 5;
-				if (rand_r(&seed) % 20 == 0)
-					f = 4;
-				else if (rand_r(&seed) % 60 == 0)
-					f = (unsigned)rand_r(&seed) % 5;
-				t = r == 0 ? "h" : fam[f][rand_r(&seed) % 6];
-				len += (size_t)sprintf(in + len, "%s%s", k ? "," : "", t);
-			}
-			len += (size_t)sprintf(in + len, "%s",
-			    eol[rand_r(&seed) % 4]);
-		}
-		if (iter % 10 == 0 && len > 0)
-			len -= (size_t)(rand_r(&seed) % len);	/* cut anywhere */
+		len = random_csv(in, sizeof(in), fam, eol, 60, iter, &seed);
 		json_object_put(check_split(in, len, (size_t)(iter % 3),
 		    "random"));
 	}

@@ -22,6 +22,11 @@ extern const char *const task_status_names[TASK_STATUS__MAX];
 
 /* The status named exactly (e.g. "SUCCESS"), or -1. */
 int	task_status_parse(const char *name);
+/*
+ * Adds the statuses of a comma-separated list ("FAILED,CANCELLED") to *mask
+ * as 1u << status.  false if a value is empty or not a status named
+ * exactly; bad then holds it (at most 32 bytes of it).
+ */
 bool	task_status_list_parse(const char *s, unsigned *mask, char *bad,
 	    size_t badlen);
 

@@ -5,6 +5,7 @@ an inherited socket on standard input) spoken to in FastCGI directly, and
 the drain on SIGTERM: a request in flight is answered, then exit 0.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -73,6 +74,12 @@ def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=
         msg += fcgi_record(5, body)
     msg += fcgi_record(5, b"")                            # STDIN
     sock.sendall(msg)
+    return fcgi_response(sock)
+
+
+def fcgi_response(sock):
+    """The raw CGI response of the request on sock, read up to its
+    END_REQUEST, with " <EOF>" appended if the connection closed first."""
     out, buf = b"", b""
     while True:
         chunk = sock.recv(65536)
@@ -88,7 +95,18 @@ def fcgi_request(sock, method, path, body=b"", ctype="", keep=False, body_delay=
                 out += content
             elif rtype == 3:
                 return out
-    return out
+
+
+def submit_head(sock, body, keep=False):
+    """Sends a submit with only the first 20 bytes of its body."""
+    sock.sendall(fcgi_begin(keep) +
+                 fcgi_params("POST", "/api/tasks/submit", "application/json", str(len(body))) +
+                 fcgi_record(5, body[:20]))
+
+
+def submit_rest(sock, body):
+    """Sends the rest of the body of submit_head's request."""
+    sock.sendall(fcgi_record(5, body[20:]) + fcgi_record(5, b""))
 
 
 def main():
@@ -96,20 +114,33 @@ def main():
     tmp = tempfile.mkdtemp(prefix="taskq-cli-")
     db = os.path.join(tmp, "taskq.db")
 
-    def start_api(path, threads, database=db):
+    @contextlib.contextmanager
+    def serving(path, threads, database=db):
         """taskq-api with threads workers, once it listens on the UNIX socket
-        path; the caller stops it."""
+        path, and a list for the test's client sockets.  On leaving, those
+        are closed and taskq-api, sent SIGTERM if still running, must exit 0."""
         p = subprocess.Popen([binary("taskq-api"), "-d", database, "-s", tmp, "-l", path,
                               "-t", str(threads)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 15
-        while not os.path.exists(path):
-            if p.poll() is not None or time.time() > deadline:
+        socks = []
+        try:
+            deadline = time.time() + 15
+            while not os.path.exists(path):
+                check(p.poll() is None and time.time() < deadline,
+                      "taskq-api not listening on %s (exit %r)", path, p.returncode)
+                time.sleep(0.02)
+            yield p, socks
+        finally:
+            for c in socks:
+                c.close()
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(30)
+            except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait()
-                raise AssertionError("taskq-api not listening on %s (exit %r)" % (path, p.returncode))
-            time.sleep(0.02)
-        return p
+                rc = p.wait()
+            eq(rc, 0, "exit status")
 
     def help_exits_0():
         r = api("-h")
@@ -222,31 +253,24 @@ def main():
 
     def keep_alive_survives_an_unread_body():
         path = os.path.join(tmp, "keep.sock")
-        p = start_api(path, 1)
-        try:
-            with unix_connect(path) as c:
-                # Answered before its body arrives: 405, 415, 422.
-                for method, where, ctype in (("POST", "/api/stats", "application/json"),
-                                             ("POST", "/api/tasks/submit", "text/plain"),
-                                             ("POST", "/api/files", "application/octet-stream")):
-                    out = fcgi_request(c, method, where, b"x" * 3000, ctype, keep=True,
-                                       body_delay=0.2)
-                    check(out.startswith(b"Status: 4"), "%s %s: %r", method, where, out[:60])
-                    check(not out.endswith(b"<EOF>"), "connection kept")
-                out = fcgi_request(c, "GET", "/api/health", keep=True)
-                check(out.startswith(b"Status: 200"), "next request on the same connection: %r",
-                      out[:80])
-        finally:
-            p.send_signal(signal.SIGTERM)
-            eq(p.wait(30), 0, "exit status")
+        with serving(path, 1), unix_connect(path) as c:
+            # Answered before its body arrives: 405, 415, 422.
+            for method, where, ctype in (("POST", "/api/stats", "application/json"),
+                                         ("POST", "/api/tasks/submit", "text/plain"),
+                                         ("POST", "/api/files", "application/octet-stream")):
+                out = fcgi_request(c, method, where, b"x" * 3000, ctype, keep=True,
+                                   body_delay=0.2)
+                check(out.startswith(b"Status: 4"), "%s %s: %r", method, where, out[:60])
+                check(not out.endswith(b"<EOF>"), "connection kept")
+            out = fcgi_request(c, "GET", "/api/health", keep=True)
+            check(out.startswith(b"Status: 200"), "next request on the same connection: %r",
+                  out[:80])
 
     def idle_kept_connections_hold_no_thread():
         # Two threads, twenty kept-alive connections used in turns: with a
         # thread tied to each connection, the third would never be served.
         path = os.path.join(tmp, "idle.sock")
-        p = start_api(path, 2)
-        conns = []
-        try:
+        with serving(path, 2) as (_, conns):
             for _ in range(20):
                 conns.append(unix_connect(path))
             for rnd in range(3):
@@ -264,28 +288,19 @@ def main():
             with unix_connect(path) as c:
                 out = fcgi_request(c, "GET", "/api/health")
                 check(out.startswith(b"Status: 200"), "a new connection: %r", out[:80])
-        finally:
-            for c in conns:
-                c.close()
-            p.send_signal(signal.SIGTERM)
-            eq(p.wait(30), 0, "exit status")
 
     def slow_bodies_do_not_stall_others():
         # Twelve clients send the head of a submit and only half its body;
         # while they dawdle, others are served at once (a worker waiting for
         # a body gives its serving place up), and then the twelve are too.
         path = os.path.join(tmp, "slow.sock")
-        p = start_api(path, 24)
         body = b'{"task_type": "echo", "parameters": {"message": "slow"}}'
-        slow = []
-        try:
+        with serving(path, 24) as (_, slow):
             for _ in range(12):
                 c = unix_connect(path)
                 c.settimeout(20)
                 slow.append(c)
-                c.sendall(fcgi_begin(False) +
-                          fcgi_params("POST", "/api/tasks/submit", "application/json",
-                                      str(len(body))) + fcgi_record(5, body[:20]))
+                submit_head(c, body)
             time.sleep(0.5)
             t0 = time.time()
             for _ in range(5):
@@ -295,20 +310,10 @@ def main():
                           out[:80])
             check(time.time() - t0 < 5, "health answered at once: %.1f s", time.time() - t0)
             for c in slow:
-                c.sendall(fcgi_record(5, body[20:]) + fcgi_record(5, b""))
+                submit_rest(c, body)
             for c in slow:
-                out = b""
-                while b"\r\n\r\n" not in out:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
-                check(b"Status: 201" in out, "slow submit answered: %r", out[:120])
-        finally:
-            for c in slow:
-                c.close()
-            p.send_signal(signal.SIGTERM)
-            eq(p.wait(30), 0, "exit status")
+                out = fcgi_response(c)
+                check(out.startswith(b"Status: 201"), "slow submit answered: %r", out[:120])
 
     def sigterm_answers_a_kept_connection_then_closes_it():
         # Two submits whose bodies are still coming when SIGTERM arrives,
@@ -316,28 +321,20 @@ def main():
         # closed while the second still holds the drain open: kept, it
         # could carry request after request and hold the drain open too.
         path = os.path.join(tmp, "drain.sock")
-        p = start_api(path, 2)
         body = b'{"task_type": "echo", "parameters": {"message": "drain"}}'
-        end = struct.pack("!BBHHBx", 1, 3, 1, 8, 0) + bytes(8)   # END_REQUEST
 
         def rest_and_answer(c):
-            c.sendall(fcgi_record(5, body[20:]) + fcgi_record(5, b""))
-            out = b""
-            while not out.endswith(end):
-                chunk = c.recv(65536)
-                check(chunk, "connection closed before the request ended: %r", out[:120])
-                out += chunk
-            check(b"Status: 201" in out, "in-flight submit answered: %r", out[:120])
-        conns = []
-        try:
+            submit_rest(c, body)
+            out = fcgi_response(c)
+            check(out.startswith(b"Status: 201"), "in-flight submit answered: %r", out[:120])
+            check(not out.endswith(b" <EOF>"), "the request ended before the connection closed")
+        with serving(path, 2) as (p, conns):
             for _ in range(2):
                 c = unix_connect(path)
                 conns.append(c)
                 out = fcgi_request(c, "GET", "/api/health", keep=True)
                 check(out.startswith(b"Status: 200"), "before SIGTERM: %r", out[:80])
-                c.sendall(fcgi_begin(True) +
-                          fcgi_params("POST", "/api/tasks/submit", "application/json",
-                                      str(len(body))) + fcgi_record(5, body[:20]))
+                submit_head(c, body, keep=True)
             time.sleep(0.3)
             p.send_signal(signal.SIGTERM)
             time.sleep(0.3)
@@ -347,42 +344,30 @@ def main():
             check(p.poll() is None, "taskq-api still waits for the second request")
             rest_and_answer(conns[1])
             eq(p.wait(30), 0, "exit status after draining")
-        finally:
-            for c in conns:
-                c.close()
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(30)
 
     def large_responses_arrive_whole():
         # Pages of 50 and of 120 tasks of 10,000-character messages: about
         # 0.5 and 1.2 MB, so 8 and 19 FastCGI records of at most 64 KiB
         # each, the second more than resp_write builds on its stack.
         path = os.path.join(tmp, "large.sock")
-        p = start_api(path, 2, os.path.join(tmp, "large.db"))
         body = b'{"task_type": "echo", "parameters": {"message": "%s"}}' % (b"m" * 10000)
-        try:
-            with unix_connect(path) as c:
-                for i in range(120):
-                    out = fcgi_request(c, "POST", "/api/tasks/submit", body, "application/json",
-                                       keep=True)
-                    check(out.startswith(b"Status: 201"), "submit %d: %r", i, out[:80])
-                for limit in (50, 120):
-                    out = fcgi_request(c, "GET", "/api/tasks", keep=True,
-                                       query="limit=%d" % limit)
-                    check(not out.endswith(b"<EOF>"), "limit=%d: connection kept", limit)
-                    head, _, rest = out.partition(b"\r\n\r\n")
-                    check(head.startswith(b"Status: 200"), "limit=%d: %r", limit, head[:80])
-                    check(b"\r\nContent-Length: %d\r\n" % len(rest) in head,
-                          "limit=%d: Content-Length of the %d bytes that came: %r",
-                          limit, len(rest), head)
-                    tasks = json.loads(rest)["tasks"]
-                    eq(len(tasks), limit, "limit=%d: tasks" % limit)
-                    check(all(t["parameters"]["message"] == "m" * 10000 for t in tasks),
-                          "limit=%d: every message whole", limit)
-        finally:
-            p.send_signal(signal.SIGTERM)
-            eq(p.wait(30), 0, "exit status")
+        with serving(path, 2, os.path.join(tmp, "large.db")), unix_connect(path) as c:
+            for i in range(120):
+                out = fcgi_request(c, "POST", "/api/tasks/submit", body, "application/json",
+                                   keep=True)
+                check(out.startswith(b"Status: 201"), "submit %d: %r", i, out[:80])
+            for limit in (50, 120):
+                out = fcgi_request(c, "GET", "/api/tasks", keep=True, query="limit=%d" % limit)
+                check(not out.endswith(b"<EOF>"), "limit=%d: connection kept", limit)
+                head, _, rest = out.partition(b"\r\n\r\n")
+                check(head.startswith(b"Status: 200"), "limit=%d: %r", limit, head[:80])
+                check(b"\r\nContent-Length: %d\r\n" % len(rest) in head,
+                      "limit=%d: Content-Length of the %d bytes that came: %r",
+                      limit, len(rest), head)
+                tasks = json.loads(rest)["tasks"]
+                eq(len(tasks), limit, "limit=%d: tasks" % limit)
+                check(all(t["parameters"]["message"] == "m" * 10000 for t in tasks),
+                      "limit=%d: every message whole", limit)
 
     def stray_signals_do_not_stop_it():
         with Stack(runners=0) as s:

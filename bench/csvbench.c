@@ -3,9 +3,10 @@
  * file and prints the wall and CPU time, the throughput and the peak RSS of
  * the process, for bench/workers-csv.sh.  With -j it prints the result JSON
  * too; -t sets the threads (csv_options.threads: 0, the default, lets the
- * engine decide from the CPUs), -s the smallest file split between two.  With -g BYTES it instead writes a deterministic CSV of about that
- * size: integer, decimal, float, boolean, plain and quoted string columns,
- * some empty values, escaped quotes and (rarely) newlines inside quotes.
+ * engine decide from the CPUs), -s the smallest file split between two.
+ * With -g BYTES it instead writes a deterministic CSV of about that size:
+ * integer, decimal, float, boolean, plain and quoted string columns, some
+ * empty values, escaped quotes and (rarely) newlines inside quotes.
  */
 #include <config.h>
 
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,20 @@ usage(void)
 	fprintf(stderr, "usage: csvbench [-jn] [-d delimiter] [-s bytes] [-t threads] file\n"
 	    "       csvbench -g bytes file\n");
 	exit(2);
+}
+
+/* The decimal number s, or usage() when s is not one: no silent 0. */
+static uint64_t
+number(const char *s)
+{
+	unsigned long long	 n;
+	char			*end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE)
+		usage();
+	return n;
 }
 
 static uint64_t	 rng = 0x9e3779b97f4a7c15ULL;
@@ -134,7 +150,7 @@ main(int argc, char *argv[])
 	unsigned		 calls = 0;
 	double			 secs;
 	enum csv_err		 e;
-	uint64_t		 gen = 0;
+	uint64_t		 gen = 0, n;
 	double			 cpu;
 	int			 ch, fd, json = 0;
 	off_t			 size;
@@ -143,7 +159,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "d:g:jns:t:")) != -1) {
 		switch (ch) {
 		case 'g':
-			gen = strtoull(optarg, NULL, 10);
+			gen = number(optarg);
 			break;
 		case 'd':
 			if (strlen(optarg) != 1)
@@ -157,10 +173,12 @@ main(int argc, char *argv[])
 			opts.has_header = false;
 			break;
 		case 's':
-			opts.split_min_bytes = strtoull(optarg, NULL, 10);
+			opts.split_min_bytes = number(optarg);
 			break;
 		case 't':
-			opts.threads = (unsigned)strtoul(optarg, NULL, 10);
+			if ((n = number(optarg)) > UINT_MAX)
+				usage();
+			opts.threads = (unsigned)n;
 			break;
 		default:
 			usage();

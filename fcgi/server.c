@@ -689,26 +689,22 @@ conn_closed(void)
 }
 
 /*
- * Whether to accept again at once after accept(2) failed with e: yes after
- * a signal or a connection that went away.  Anything else (out of
- * descriptors or memory, or a broken listening socket) pauses this worker
- * 100 ms, so that the listening socket, re-armed after, is not spun on, and
- * is logged at most once a second.
+ * After a failure to take a connection that will not pass at once (out of
+ * descriptors or memory, a broken listening socket): pauses this worker
+ * 100 ms, so that the listening socket, re-armed after, is not spun on,
+ * and says why at most once a second.
  */
-static bool
-accept_failed(int e)
+static void
+accept_pause(const char *why)
 {
 	static _Atomic time_t	 last_log;
 	struct timespec		 ts = { 0, 100 * 1000 * 1000 };
 	time_t			 now;
 
-	if (e == EINTR || e == ECONNABORTED || e == EPROTO)
-		return true;
 	now = time(NULL);
 	if (now != atomic_exchange(&last_log, now))
-		log_warnx("accept: %s; retrying", strerror(e));
+		log_warnx("accept: %s; retrying", why);
 	nanosleep(&ts, NULL);
-	return false;
 }
 
 /* Accepts every pending connection into the epoll set, up to CONN_MAX. */
@@ -733,15 +729,18 @@ conn_accept(void)
 		if (fd == -1) {
 			if ((e = errno) == EAGAIN || e == EWOULDBLOCK)
 				break;
-			if (accept_failed(e))
+			/* A signal, or a connection that went away. */
+			if (e == EINTR || e == ECONNABORTED || e == EPROTO)
 				continue;
+			accept_pause(strerror(e));
 			break;
 		}
 		if (fd >= FD_SETSIZE) {
-			log_warnx("accept: descriptor %d is past FD_SETSIZE; "
-			    "closing the connection", fd);
+			/* As good as out of descriptors, for libfcgi. */
 			close(fd);
-			continue;
+			accept_pause("descriptors past FD_SETSIZE; a connection "
+			    "closed (lower api_threads or nginx's keepalive)");
+			break;
 		}
 		/*
 		 * (libfcgi's own accept would also check the peer against

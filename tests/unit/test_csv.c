@@ -1406,7 +1406,27 @@ struct fdrun {
 	char			 err[256];
 	struct prog		 p;
 	off_t			 end;		/* the descriptor's offset after */
+	uint64_t		 read;		/* bytes the analysis read */
 };
+
+/* The bytes this process has read so far (rchar of /proc/self/io). */
+static uint64_t
+rchar(void)
+{
+	char			 buf[512];
+	unsigned long long	 n = 0;
+	ssize_t			 len;
+	int			 fd;
+
+	fd = open("/proc/self/io", O_RDONLY);
+	assert_true(fd >= 0);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(len > 0);
+	buf[len] = '\0';
+	assert_int_equal(sscanf(buf, "rchar: %llu", &n), 1);
+	return n;
+}
 
 /* Options for fd_run other than the defaults (delimiter, header), or NULL. */
 static const struct csv_options	*fd_opts;
@@ -1439,8 +1459,10 @@ fd_run(const char *in, size_t len, size_t prefix, unsigned threads,
 		csv_options_init(&o);
 	o.threads = threads;
 	o.split_min_bytes = split_min;
+	r->read = rchar();
 	r->e = csvstats_analyze_fd(fd, 0, &o, on_progress, &r->p, &r->res,
 	    r->err, sizeof(r->err));
+	r->read = rchar() - r->read;
 	r->end = lseek(fd, 0, SEEK_CUR);
 	close(fd);
 }
@@ -1506,6 +1528,9 @@ differ:
 	    json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
 }
 
+/* The bytes read by check_split's last two-thread run. */
+static uint64_t	 split_read;
+
 /*
  * in analysed by one thread and by two (split whatever the size), from a
  * descriptor at offset prefix: the same outcome, the same error message,
@@ -1519,6 +1544,7 @@ check_split(const char *in, size_t len, size_t prefix, const char *what)
 
 	fd_run(in, len, prefix, 1, 0, 0, &one);
 	fd_run(in, len, prefix, 2, 1, 0, &two);
+	split_read = two.read;
 	if (one.e != two.e || strcmp(one.err, two.err) != 0)
 		fail_msg("%s: one pass %d \"%s\", two threads %d \"%s\"", what,
 		    (int)one.e, one.err, (int)two.e, two.err);
@@ -1531,6 +1557,19 @@ check_split(const char *in, size_t len, size_t prefix, const char *what)
 	assert_int_equal(one.end, (off_t)(prefix + len));
 	json_object_put(one.res);
 	return two.res;
+}
+
+/*
+ * check_split's last run merged the second thread's half: its bytes were
+ * read once (the split point's 4 KiB read and /proc aside), not again by
+ * the first thread as after a wrong guess or a failed start.
+ */
+static void
+assert_merged(size_t len, const char *what)
+{
+	if (split_read >= len + len / 4)
+		fail_msg("%s: %llu bytes read for %zu: the halves were not "
+		    "merged", what, (unsigned long long)split_read, len);
 }
 
 /* The input of rows generated rows, each line ending in eol. */
@@ -1562,18 +1601,22 @@ test_split_same_result(void **state)
 	/* LF, CR LF, CR only; from offset 0 and from inside the file. */
 	in = split_csv(5000, "\n", &len);
 	res = check_split(in, len, 0, "LF");
+	assert_merged(len, "LF");
 	assert_int_equal(json_object_get_int(json_object_object_get(res,
 	    "rows")), 5000);
 	assert_string_equal(col_str(res, 1, "type"), "number");
 	assert_string_equal(col_str(res, 2, "type"), "boolean");
 	json_object_put(res);
 	json_object_put(check_split(in, len, 17, "LF, from offset 17"));
+	assert_merged(len, "LF, from offset 17");
 	free(in);
 	in = split_csv(5000, "\r\n", &len);
 	json_object_put(check_split(in, len, 0, "CR LF"));
+	assert_merged(len, "CR LF");
 	free(in);
 	in = split_csv(5000, "\r", &len);
 	res = check_split(in, len, 0, "CR");
+	assert_merged(len, "CR");
 	assert_int_equal(json_object_get_int(json_object_object_get(res,
 	    "rows")), 5000);
 	json_object_put(res);
@@ -1642,6 +1685,7 @@ test_split_type_merge(void **state)
 		}
 	len = (size_t)(w - in);
 	res = check_split(in, len, 0, "type merge");
+	assert_merged(len, "type merge");
 	assert_string_equal(col_str(res, 0, "type"), "number");
 	assert_true(col_num(res, 0, "min") == 1.25);
 	assert_true(col_num(res, 0, "max") == 5.0);

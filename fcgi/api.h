@@ -190,6 +190,7 @@ int		 req_query(struct req *, struct qparam *, size_t n);
 
 /* server.c */
 int		 server_run(struct api *, int listen_fd);
+/* Before a long wait (a request body): gives up the serving place. */
 void		 worker_wait(struct worker *);
 void		 resp_header(struct req *, const char *name, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));

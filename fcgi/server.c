@@ -809,7 +809,8 @@ worker_drain(struct worker *w)
 	int			 i, n, served;
 
 	for (;;) {
-		if ((n = epoll_wait(conns.ep, evs, 16, 0)) == -1) {
+		n = epoll_wait(conns.ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
+		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("worker %zu: epoll_wait while draining", w->idx);

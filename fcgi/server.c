@@ -738,8 +738,9 @@ conn_accept(void)
 		if (fd >= FD_SETSIZE) {
 			/* As good as out of descriptors, for libfcgi. */
 			close(fd);
-			accept_pause("descriptors past FD_SETSIZE; a connection "
-			    "closed (lower api_threads or nginx's keepalive)");
+			accept_pause("descriptors past FD_SETSIZE; a "
+			    "connection closed (lower api_threads or nginx's "
+			    "keepalive)");
 			break;
 		}
 		/*
@@ -809,11 +810,13 @@ worker_drain(struct worker *w)
 	int			 i, n, served;
 
 	for (;;) {
-		n = epoll_wait(conns.ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
+		n = epoll_wait(conns.ep, evs,
+		    (int)(sizeof(evs) / sizeof(evs[0])), 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("worker %zu: epoll_wait while draining", w->idx);
+			log_warn("worker %zu: epoll_wait while draining",
+			    w->idx);
 			return;
 		}
 		served = 0;

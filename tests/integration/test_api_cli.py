@@ -290,13 +290,15 @@ def main():
                 check(out.startswith(b"Status: 200"), "a new connection: %r", out[:80])
 
     def slow_bodies_do_not_stall_others():
-        # Twelve clients send the head of a submit and only half its body;
-        # while they dawdle, others are served at once (a worker waiting for
-        # a body gives its serving place up), and then the twelve are too.
+        # More clients than taskq-api has serving places (two per CPU) send
+        # the head of a submit and only part of its body; while they dawdle,
+        # others are served at once (a worker waiting for a body gives its
+        # place up), and then the slow ones are too.
         path = os.path.join(tmp, "slow.sock")
         body = b'{"task_type": "echo", "parameters": {"message": "slow"}}'
-        with serving(path, 24) as (_, slow):
-            for _ in range(12):
+        nslow = 2 * os.sysconf("SC_NPROCESSORS_ONLN") + 2
+        with serving(path, nslow + 4) as (_, slow):
+            for _ in range(nslow):
                 c = unix_connect(path)
                 c.settimeout(20)
                 slow.append(c)

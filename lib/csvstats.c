@@ -1254,7 +1254,10 @@ csvstats_half_run(void *arg)
 	return NULL;
 }
 
-/* Frees a half that is not running (NULL is a no-op). */
+/*
+ * Frees a half that is not running (NULL is a no-op); sync: its mutex and
+ * condition variable were initialised.
+ */
 static void
 csvstats_half_free(struct csvstats_half *h, bool sync)
 {
@@ -1284,6 +1287,7 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	enum csv_err		 e;
 	size_t			 i;
 	int			 rc;
+	bool			 mtx = false, cv = false;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return;
@@ -1292,15 +1296,11 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	atomic_init(&h->stop, false);
 	atomic_init(&h->done, 0);
 	if ((h->buf = malloc(CSVSTATS_CHUNK)) == NULL ||
-	    (h->st = csvstats_new(&r->st->opts, &e)) == NULL) {
-		csvstats_half_free(h, false);
-		return;
-	}
+	    (h->st = csvstats_new(&r->st->opts, &e)) == NULL)
+		goto fail;
 	for (i = 0; i < r->st->ncols; i++)
-		if (!csvstats_add_column(h->st)) {
-			csvstats_half_free(h, false);
-			return;
-		}
+		if (!csvstats_add_column(h->st))
+			goto fail;
 	/* Data records only, at the width the first record set; no BOM here. */
 	csvstats_fix_width(h->st);
 	p = &h->st->core;
@@ -1311,46 +1311,36 @@ csvstats_half_start(struct csvstats_reader *r, uint64_t x, uint64_t start)
 	 * arena: the second thread usually allocates nothing, so it creates no
 	 * arena of its own (64 MiB of address space, under child_max_memory).
 	 */
-	if (!csv_carry_reserve(p, 4095)) {	/* 4 KiB with the NUL */
-		csvstats_half_free(h, false);
-		return;
-	}
-	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
-		csvstats_half_free(h, false);
-		return;
-	}
-	if (pthread_condattr_init(&cattr) != 0) {
-		pthread_mutex_destroy(&h->mtx);
-		csvstats_half_free(h, false);
-		return;
-	}
+	if (!csv_carry_reserve(p, 4095))	/* 4 KiB with the NUL */
+		goto fail;
+	if (pthread_mutex_init(&h->mtx, NULL) != 0)
+		goto fail;
+	mtx = true;
+	if (pthread_condattr_init(&cattr) != 0)
+		goto fail;
 	(void)pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(&h->cv, &cattr);
+	cv = pthread_cond_init(&h->cv, &cattr) == 0;
 	pthread_condattr_destroy(&cattr);
-	if (rc != 0) {
-		pthread_mutex_destroy(&h->mtx);
-		csvstats_half_free(h, false);
-		return;
-	}
 	/*
 	 * Signals stay with the calling thread, as without the split.  A 1 MiB
 	 * stack rather than RLIMIT_STACK's 8: the parser's frames are small.
 	 */
-	if (pthread_attr_init(&attr) != 0) {
-		csvstats_half_free(h, true);
-		return;
-	}
+	if (!cv || pthread_attr_init(&attr) != 0)
+		goto fail;
 	(void)pthread_attr_setstacksize(&attr, 1024 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&h->thread, &attr, csvstats_half_run, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		csvstats_half_free(h, true);
-		return;
-	}
+	if (rc != 0)
+		goto fail;
 	r->half = h;
+	return;
+fail:
+	if (mtx && !cv)
+		pthread_mutex_destroy(&h->mtx);
+	csvstats_half_free(h, cv);
 }
 
 /*

@@ -242,10 +242,26 @@ csvstats_number_slow(struct csvstats *st, const char *v, size_t len,
 }
 
 /*
+ * Folds the digits from s into *m (m * 10 + digit each) and returns the
+ * first byte that is not one.  No bounds test: the byte after a value is
+ * never a digit (see CSV_FIELD in csv_core.h) unless the delimiter is one,
+ * which the callers rule out (digit_delim).
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+csvstats_digits(const unsigned char *s, uint64_t *m)
+{
+	uint64_t	 x = *m;
+	unsigned	 dig;
+
+	for (; (dig = (unsigned)*s - '0') < 10; s++)
+		x = x * 10 + dig;
+	*m = x;
+	return s;
+}
+
+/*
  * The common case first: at most 18 digits in all, so the mantissa cannot
  * overflow, and no exponent.  Anything else goes to csvstats_number_slow.
- * The digit loops need no bounds test: the byte after a value is never a
- * digit (see CSV_FIELD in csv_core.h) unless the delimiter is one.
  */
 static inline __attribute__((always_inline)) enum num_kind
 csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
@@ -253,7 +269,6 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 {
 	const unsigned char	*s = (const unsigned char *)v, *e = s + len, *ds;
 	uint64_t		 m = 0;
-	unsigned		 dig;
 	size_t			 nint, nfrac;
 	bool			 neg = false;
 
@@ -263,8 +278,8 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 		neg = *s == '-';
 		s++;
 	}
-	for (ds = s; (dig = (unsigned)*s - '0') < 10; s++)
-		m = m * 10 + dig;
+	ds = s;
+	s = csvstats_digits(s, &m);
 	nint = (size_t)(s - ds);
 	if (s == e) {
 		if (nint == 0)
@@ -277,8 +292,8 @@ csvstats_number(struct csvstats *st, const char *v, size_t len, int64_t *ip,
 	if (*s != '.')
 		return (*s | 0x20) == 'e' && nint > 0 ?
 		    csvstats_number_slow(st, v, len, ip, dp) : NUM_NONE;
-	for (ds = ++s; (dig = (unsigned)*s - '0') < 10; s++)
-		m = m * 10 + dig;
+	ds = ++s;
+	s = csvstats_digits(s, &m);
 	nfrac = (size_t)(s - ds);
 	if (s != e || nint + nfrac > 15)	/* 10^15 < 2^53: exact */
 		return nint + nfrac == 0 ? NUM_NONE :
@@ -343,14 +358,13 @@ csvstats_int_fast(struct colstat *c, const char *v, size_t len)
 {
 	const unsigned char	*s = (const unsigned char *)v, *e = s + len, *ds;
 	uint64_t		 m = 0;
-	unsigned		 dig;
 	int64_t			 i;
 	bool			 neg;
 
 	neg = *s == '-';
 	s += neg || *s == '+';
-	for (ds = s; (dig = (unsigned)*s - '0') < 10; s++)
-		m = m * 10 + dig;
+	ds = s;
+	s = csvstats_digits(s, &m);
 	if (s != e || s == ds || s - ds > 18)
 		return false;
 	i = neg ? -(int64_t)m : (int64_t)m;
@@ -401,19 +415,18 @@ csvstats_num_fast(struct colstat *c, const char *v, size_t len)
 {
 	const unsigned char	*s = (const unsigned char *)v, *e = s + len, *ds;
 	uint64_t		 m = 0;
-	unsigned		 dig;
 	size_t			 nint, nfrac = 0;
 	double			 d;
 	bool			 neg;
 
 	neg = *s == '-';
 	s += neg || *s == '+';
-	for (ds = s; (dig = (unsigned)*s - '0') < 10; s++)
-		m = m * 10 + dig;
+	ds = s;
+	s = csvstats_digits(s, &m);
 	nint = (size_t)(s - ds);
 	if (*s == '.' && s != e) {
-		for (ds = ++s; (dig = (unsigned)*s - '0') < 10; s++)
-			m = m * 10 + dig;
+		ds = ++s;
+		s = csvstats_digits(s, &m);
 		nfrac = (size_t)(s - ds);
 		if (s != e || nint + nfrac == 0 || nint + nfrac > 15)
 			return false;
